@@ -1,0 +1,232 @@
+"""The ``paperchat`` command line: ingest, search, ask, stats, eval, config.
+
+Every subcommand takes the store options (``--data-dir``, ``--chroma-url``, ``--embedder``),
+which default to the ``PAPERCHAT_*`` environment variables. Errors a user can fix are printed
+as one line saying what to do, without a traceback, and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EPILOG = """examples:
+  paperchat ingest data/listings/ --venue ICML --year 2024
+  paperchat search "Which orals study DP-SGD?"
+  paperchat search "diffusion models" -k 5 --where status=Oral --json
+  paperchat ask "Which orals did Tim Rocktäschel co-author?"
+  paperchat stats
+  paperchat eval eval/questions.jsonl
+
+Settings come from flags, then PAPERCHAT_* environment variables (see `paperchat config`)."""
+
+
+def _store_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("store")
+    group.add_argument("--data-dir", help="store directory (env PAPERCHAT_DATA_DIR; default ./.paperchat)")
+    group.add_argument("--chroma-url", help="use a Chroma server instead (env PAPERCHAT_CHROMA_URL)")
+    group.add_argument("--embedder", help="embedding model (env PAPERCHAT_EMBEDDER; default minilm-l6-int8)")
+    return parent
+
+
+def _where_pairs(values: Sequence[str] | None) -> dict[str, Any]:
+    where: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"paperchat: error: --where expects FIELD=VALUE (e.g. status=Oral), got {item!r}")
+        where[key.strip()] = value.strip()
+    return where
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperchat",
+        description="Ask questions about conference paper listings; every answer cites its papers.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    store = _store_options()
+
+    ingest = sub.add_parser(
+        "ingest",
+        parents=[store],
+        help="parse listings and add them to the store",
+        description="Parse listing files (papers.cool text, ICML virtual-site text, paperlists JSON, "
+        "JSONL or CSV; detected from content) and add them to the store. Re-running is safe: "
+        "papers are merged across listings and unchanged ones are not re-embedded.",
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="listing files or directories")
+    ingest.add_argument("--format", help="force a format: paperscool, icml-virtual, paperlists, jsonl, csv")
+    ingest.add_argument("--venue", help="venue for every record of these files (e.g. ICML)")
+    ingest.add_argument("--year", type=int, help="year for every record of these files")
+    ingest.add_argument("--status", help="status for every record (Oral, Spotlight, Poster)")
+    ingest.add_argument("--rebuild", action="store_true", help="delete the store first (after an embedder change)")
+    ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    search = sub.add_parser("search", parents=[store], help="papers for a question, best first")
+    search.add_argument("question")
+    search.add_argument("-k", type=int, help="at most K papers (default: all that are relevant)")
+    search.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+
+    ask = sub.add_parser("ask", parents=[store], help="an answer with citations")
+    ask.add_argument("question")
+    ask.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
+    ask.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+    ask.add_argument("--json", action="store_true", help="machine-readable output")
+
+    stats = sub.add_parser("stats", parents=[store], help="what the store holds")
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+
+    evaluate = sub.add_parser(
+        "eval",
+        parents=[store],
+        help="measure retrieval and citation quality on a question set",
+        description="Score search and ask on a JSONL question set whose gold answers are positions "
+        "in a reference listing (default: the ICML 2024 virtual-site orals file).",
+    )
+    evaluate.add_argument("questions", help="JSONL question file (e.g. eval/questions.jsonl)")
+    evaluate.add_argument("--reference", default="001_49cbb665570d8f3c.txt", help="listing file the gold positions refer to")
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+    evaluate.add_argument("--report", help="also write the per-question results to this JSON file")
+
+    config = sub.add_parser("config", help="print the effective settings (secrets hidden)")
+    config.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _paperchat(args: argparse.Namespace, **extra: Any):
+    from app.paperchat import PaperChat
+
+    return PaperChat(
+        data_dir=getattr(args, "data_dir", None),
+        chroma_url=getattr(args, "chroma_url", None),
+        embedder=getattr(args, "embedder", None),
+        **extra,
+    )
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    pc = _paperchat(args)
+    report = pc.ingest(
+        args.paths,
+        format=args.format,
+        venue=args.venue,
+        year=args.year,
+        status=args.status,
+        progress=False if args.no_progress else None,
+        rebuild=args.rebuild,
+    )
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    pc = _paperchat(args)
+    result = pc.search_result(args.question, k=args.k, where=_where_pairs(args.where))
+    if args.json:
+        print(json.dumps({
+            "question": args.question,
+            "searched": result.searched,
+            "matched": result.matched,
+            "filters": result.filters,
+            "papers": [p.to_dict() for p in result.papers],
+        }, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{result.matched} of {result.searched} papers searched matched" + _filters_note(result.filters))
+    for i, paper in enumerate(result.papers, start=1):
+        print(f"{i:>3}. {paper.citation}  [{paper.score:.4f}]")
+        print(f"     {', '.join(paper.authors[:6])}{' …' if len(paper.authors) > 6 else ''}")
+    return 0
+
+
+def _filters_note(filters: dict[str, Any]) -> str:
+    return f" (filters: {', '.join(f'{k}={v}' for k, v in filters.items())})" if filters else ""
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    pc = _paperchat(args, llm=args.llm)
+    answer = pc.ask(args.question, where=_where_pairs(args.where))
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    for notice in answer.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    print(f"\n(answered by {answer.backend}{_filters_note(answer.filters)})")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    stats = _paperchat(args).stats()
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{stats['records']} papers in {stats['store']} (embedder {stats['embedder']})")
+    print(f"  titles: {stats['with_title']} with, {stats['without_title']} without")
+    print(f"  abstracts: {stats['with_abstract']} with, {stats['without_abstract']} without")
+    for key in ("by_venue", "by_status", "listings"):
+        print(f"  {key.replace('_', ' ')}: " + ", ".join(f"{k}: {v}" for k, v in sorted(stats[key].items())))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from app.evaluate import format_report, run_eval
+
+    pc = _paperchat(args)
+    report = run_eval(pc, args.questions, reference=args.reference)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, ensure_ascii=False, indent=2)
+    print(json.dumps(report["summary"], indent=2) if args.json else format_report(report))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from app.settings import load_settings
+
+    settings = load_settings()
+    values = settings.masked()
+    if args.json:
+        print(json.dumps(values, indent=2, default=str))
+        return 0
+    descriptions = settings.describe()
+    for name, value in values.items():
+        print(f"{name:16} = {value!s:30}  # PAPERCHAT_{name.upper()}: {descriptions[name]}")
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "ask": cmd_ask,
+    "stats": cmd_stats,
+    "eval": cmd_eval,
+    "config": cmd_config,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``paperchat`` console script."""
+    args = build_parser().parse_args(argv)
+    from app.errors import USER_ERRORS
+
+    try:
+        return COMMANDS[args.command](args)
+    except USER_ERRORS as error:
+        print(f"paperchat: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("paperchat: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

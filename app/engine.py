@@ -1,0 +1,68 @@
+"""The llama-index query engine Python users call: ``engine.query(q)``.
+
+It wraps hybrid retrieval and an answer backend in llama-index's ``CustomQueryEngine`` so the
+result is a standard ``Response``: ``response`` holds the answer text and ``source_nodes`` one
+node per cited paper, whose metadata carries the paper's fields. The full
+:class:`~app.papers.Answer` rides along in ``response.metadata["answer"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llama_index.core.base.response.schema import Response
+from llama_index.core.query_engine import CustomQueryEngine
+from llama_index.core.schema import NodeWithScore, TextNode
+from pydantic import Field
+
+from app.backends import AnswerBackend
+from app.papers import Answer, Paper
+from app.search import HybridSearcher
+
+
+def paper_node(paper: Paper) -> NodeWithScore:
+    """A llama-index node for a cited paper: abstract as text, the paper's fields as metadata."""
+    metadata = {
+        "paper_id": paper.id,
+        "title": paper.title,
+        "citation": paper.citation,
+        "authors": paper.authors,
+        "venue": paper.venue,
+        "year": paper.year,
+        "status": paper.status,
+        "url": paper.url,
+        "evidence": paper.evidence,
+        "sources": paper.sources,
+    }
+    node = TextNode(
+        id_=paper.id,
+        text=paper.abstract or paper.citation,
+        metadata=metadata,
+        excluded_embed_metadata_keys=list(metadata),
+        excluded_llm_metadata_keys=["sources", "paper_id"],
+    )
+    return NodeWithScore(node=node, score=paper.score)
+
+
+class PaperQueryEngine(CustomQueryEngine):
+    """Retrieve with :class:`HybridSearcher`, answer with the configured backend."""
+
+    searcher: HybridSearcher = Field(description="Hybrid retrieval over one store.")
+    backend: Any = Field(description="An AnswerBackend.")
+    where: dict[str, Any] | None = Field(default=None, description="Metadata filters for every query.")
+
+    def answer(self, question: str, where: dict[str, Any] | None = None) -> Answer:
+        """Search, then let the backend write the answer from the kept papers."""
+        result = self.searcher.search(question, where=where if where is not None else self.where)
+        backend: AnswerBackend = self.backend
+        answer = backend.answer(result, self.searcher.keyword.idf)
+        answer.debug.setdefault("decision", result.debug.get("decision"))
+        return answer
+
+    def custom_query(self, query_str: str) -> Response:
+        answer = self.answer(query_str)
+        return Response(
+            response=answer.text,
+            source_nodes=[paper_node(p) for p in answer.citations],
+            metadata={"answer": answer, "backend": answer.backend},
+        )

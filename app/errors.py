@@ -1,0 +1,21 @@
+"""The errors a user can fix, shown at the edges as one line without a traceback."""
+
+from __future__ import annotations
+
+from app.backends import BackendError
+from app.search import FilterError
+from ingest.parsers import ListingParseError
+from prompts import PromptTemplateError
+from vectorstore.store import StoreMismatchError, StoreMissingError, StoreUnavailableError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    BackendError,
+    FilterError,
+    ListingParseError,
+    PromptTemplateError,
+    StoreMismatchError,
+    StoreMissingError,
+    StoreUnavailableError,
+    FileNotFoundError,
+    ValueError,
+)

@@ -1,0 +1,60 @@
+"""The answer backend that needs no language model: cited evidence, straight from abstracts.
+
+It is the floor that never fails: every other backend falls back to it, and with no model
+configured it is what answers. Everything it writes comes from stored records.
+"""
+
+from __future__ import annotations
+
+from app.evidence import best_sentence
+from app.papers import NO_ANSWER, Answer, Paper, short_authors
+from app.search import SearchResult
+from prompts import render
+
+NAME = "extractive"
+
+
+def matched_line(result: SearchResult) -> str:
+    """'3 of 144 papers searched matched.' — shown with every list answer."""
+    noun = "paper" if result.searched == 1 else "papers"
+    return f"{result.matched} of {result.searched} {noun} searched matched."
+
+
+def attach_evidence(result: SearchResult, idf) -> list[Paper]:
+    """Give each kept paper the abstract sentence that best supports it."""
+    for paper in result.papers:
+        paper.evidence = best_sentence(paper.abstract, result.question, idf)
+    return result.papers
+
+
+def format_item(number: int, paper: Paper) -> str:
+    """One numbered citation line with its evidence."""
+    venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
+    line = f"[{number}] {paper.citation} — {short_authors(paper.authors, limit=3)}"
+    if venue:
+        line += f" ({venue})"
+    if paper.evidence:
+        line += f'\n    Evidence: "{paper.evidence}"'
+    return line
+
+
+class ExtractiveBackend:
+    """Lists every kept paper with its best evidence sentence."""
+
+    name = NAME
+
+    def answer(self, result: SearchResult, idf) -> Answer:
+        papers = attach_evidence(result, idf)
+        if not papers:
+            text = f"{NO_ANSWER} ({result.searched} papers searched.)"
+        else:
+            items = "\n".join(format_item(i, p) for i, p in enumerate(papers, start=1))
+            text = render("extractive", matched_line=matched_line(result), items=items).strip()
+        return Answer(
+            text=text,
+            citations=papers,
+            backend=self.name,
+            searched=result.searched,
+            matched=result.matched,
+            filters=dict(result.filters),
+        )

@@ -1,0 +1,160 @@
+"""The Python API: ``PaperChat`` ties settings, store, retrieval and answering together.
+
+    from app import PaperChat
+    pc = PaperChat(data_dir=".paperchat")
+    pc.ingest(["data/listings"])
+    for paper in pc.search("Which orals study DP-SGD?"):
+        print(paper.citation)
+    print(pc.ask("Which orals study DP-SGD?").text)
+
+The CLI and the page are thin edges over this class.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from app.backends import make_backend
+from app.engine import PaperQueryEngine
+from app.papers import Answer, Paper
+from app.search import HybridSearcher, SearchResult
+from app.settings import Settings, load_settings
+from ingest.chunking import CHUNKING_VERSION
+from ingest.parsers import ListingDefaults
+from ingest.pipeline import IngestReport, ingest_paths
+from vectorstore.embedding import Embedder, make_embedder
+from vectorstore.store import PaperStore, StoreIdentity
+
+
+class PaperChat:
+    """One store of papers, searchable and answerable.
+
+    Objects are built lazily: creating a ``PaperChat`` loads nothing, the first search loads
+    the embedder and the store's records, and an ingest resets what it invalidates.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        llm: str | None = None,
+        chroma_url: str | None = None,
+        embedder: str | None = None,
+    ) -> None:
+        base = settings or load_settings()
+        overrides = {"data_dir": data_dir, "llm": llm, "chroma_url": chroma_url, "embedder": embedder}
+        self.settings = base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        if data_dir is not None:
+            self.settings.data_dir = Path(data_dir)
+        self._embedder: Embedder | None = None
+        self._store: PaperStore | None = None
+        self._searcher: HybridSearcher | None = None
+        self._engine: PaperQueryEngine | None = None
+
+    # -- building blocks ------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings.embedder, self.settings.embed_threads)
+        return self._embedder
+
+    def identity(self) -> StoreIdentity:
+        """What this configuration would build a store with."""
+        return StoreIdentity(self.embedder.name, self.embedder.dimension, CHUNKING_VERSION)
+
+    def store(self, create: bool = False) -> PaperStore:
+        """The opened store; ``create=False`` raises ``StoreMissingError`` when there is none."""
+        if self._store is None:
+            self._store = PaperStore.open(
+                self.settings.data_dir,
+                self.identity(),
+                chroma_url=self.settings.chroma_url,
+                collection=self.settings.collection,
+                search_ef=self.settings.search_ef,
+                create=create,
+            )
+        return self._store
+
+    @property
+    def searcher(self) -> HybridSearcher:
+        if self._searcher is None:
+            self._searcher = HybridSearcher(self.store(), self.embedder)
+        return self._searcher
+
+    @property
+    def query_engine(self) -> PaperQueryEngine:
+        """The llama-index query engine: ``pc.query_engine.query(q)`` returns a ``Response``."""
+        if self._engine is None:
+            backend = make_backend(self.settings.llm, self.settings)
+            self._engine = PaperQueryEngine(searcher=self.searcher, backend=backend)
+        return self._engine
+
+    # -- operations -------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        format: str | None = None,
+        venue: str | None = None,
+        year: int | None = None,
+        status: str | None = None,
+        progress: bool | None = None,
+        rebuild: bool = False,
+    ) -> IngestReport:
+        """Parse and store listings; see :func:`ingest.pipeline.ingest_paths`."""
+        if rebuild:
+            self.drop_store()
+        report = ingest_paths(
+            paths,
+            self.store(create=True),
+            self.embedder,
+            format=format,
+            defaults=ListingDefaults(venue=venue, year=year, status=status),
+            progress=progress,
+            max_tokens=self.embedder.max_tokens,
+        )
+        self._searcher = None
+        self._engine = None
+        return report
+
+    def drop_store(self) -> None:
+        """Delete the store (used by ``--rebuild`` after an embedder change)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        PaperStore.drop(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
+        self._searcher = None
+        self._engine = None
+
+    def search_result(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> SearchResult:
+        """The full search result: papers plus searched/matched counts and filters."""
+        return self.searcher.search(question, k=k, where=where)
+
+    def search(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> list[Paper]:
+        """Papers for a question, best first; without ``k``, all that relevance keeps."""
+        return self.search_result(question, k=k, where=where).papers
+
+    def ask(self, question: str, where: dict[str, Any] | None = None) -> Answer:
+        """An answer with citations built from the retrieved records."""
+        return self.query_engine.answer(question, where=where)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of records, with and without title/abstract, by venue and status."""
+        records = self.searcher.records
+        return {
+            "records": len(records),
+            "with_title": sum(1 for r in records if r.title),
+            "without_title": sum(1 for r in records if not r.title),
+            "with_abstract": sum(1 for r in records if r.abstract),
+            "without_abstract": sum(1 for r in records if not r.abstract),
+            "by_venue": dict(Counter(f"{r.venue or '?'} {r.year or '?'}" for r in records)),
+            "by_status": dict(Counter(r.status or "?" for r in records)),
+            "listings": dict(Counter(s.file for r in records for s in r.sources)),
+            "store": self.store().location,
+            "embedder": self.embedder.name,
+        }

@@ -1,0 +1,99 @@
+"""What a question asks for, read from its wording before any search runs.
+
+Three things change how retrieval behaves: metadata the question implies ("orals",
+"ICML 2024"), whether it wants a list or one paper ("Which orals..." vs "Which oral..."),
+and structural asks that no text search can answer ("written by a single author").
+Author names are matched separately (see :mod:`app.authors`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_STATUS_WORDS: dict[str, str] = {
+    "oral": "Oral",
+    "orals": "Oral",
+    "spotlight": "Spotlight",
+    "spotlights": "Spotlight",
+    "poster": "Poster",
+    "posters": "Poster",
+}
+_VENUE_YEAR = re.compile(r"\b([A-Za-z]{3,8})[\s'.-]*((?:19|20)\d\d)\b")
+_YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
+_LIST_CUES = re.compile(
+    r"\b(which|what)\s+(orals|papers|talks|works|posters|spotlights|articles|publications)\b"
+    r"|\b(list|all|every|any)\b.*\b(orals|papers|talks|works|posters|spotlights)\b"
+    r"|\bhow many\b",
+    re.IGNORECASE,
+)
+_SINGLE_CUES = re.compile(
+    r"\b(which|what)\s+(oral|paper|talk|work|poster|spotlight|article)\b(?!s)"
+    r"|^\s*(what|who)\s+(is|are|was|does|do)\b"
+    r"|\bwho\s+wrote\s+the\b"
+    r"|\bthe\s+(oral|paper|talk)\s+(that|which|where|whose)\b",
+    re.IGNORECASE,
+)
+_SINGLE_AUTHOR = re.compile(
+    r"\b(single|sole|one|solo|lone)[\s-]+(author|authored|writer)\b|\bsolo[\s-]authored\b|\bby one (person|researcher)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class QuestionIntent:
+    """The parts of a question that steer retrieval rather than describe a topic."""
+
+    text: str
+    wants_list: bool
+    implied_filters: dict[str, str | int] = field(default_factory=dict)
+    single_author_only: bool = False
+
+
+def implied_filters(
+    question: str, venues: set[str], years: set[int], statuses: set[str]
+) -> dict[str, str | int]:
+    """Metadata filters the wording implies, kept only where the store has a choice to make.
+
+    "orals" narrows a store holding orals and posters; in a store of only orals it is a no-op
+    and is not reported, so the user is not shown a filter that changes nothing.
+    """
+    found: dict[str, str | int] = {}
+    lowered = question.lower()
+    if len(statuses) > 1:
+        for word in re.findall(r"[a-z]+", lowered):
+            status = _STATUS_WORDS.get(word)
+            if status and status in statuses:
+                found["status"] = status
+                break
+    venue_by_fold = {v.lower(): v for v in venues}
+    for match in _VENUE_YEAR.finditer(question):
+        venue = venue_by_fold.get(match.group(1).lower())
+        if venue and len(venues) > 1:
+            found["venue"] = venue
+        year = int(match.group(2))
+        if venue and year in years and len(years) > 1:
+            found["year"] = year
+    if "year" not in found and len(years) > 1:
+        mentioned = [int(y) for y in _YEAR.findall(question) if int(y) in years]
+        if len(mentioned) == 1:
+            found["year"] = mentioned[0]
+    if "venue" not in found and len(venues) > 1:
+        for word in re.findall(r"[A-Za-z]+", question):
+            venue = venue_by_fold.get(word.lower())
+            if venue:
+                found["venue"] = venue
+                break
+    return found
+
+
+def read_intent(question: str, venues: set[str], years: set[int], statuses: set[str]) -> QuestionIntent:
+    """Classify a question: list or single paper, implied filters, structural asks."""
+    single = bool(_SINGLE_CUES.search(question))
+    listy = bool(_LIST_CUES.search(question))
+    return QuestionIntent(
+        text=question,
+        wants_list=listy or not single,
+        implied_filters=implied_filters(question, venues, years, statuses),
+        single_author_only=bool(_SINGLE_AUTHOR.search(question)),
+    )

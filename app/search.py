@@ -1,0 +1,203 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 + author names, fused, then a relevance decision.
+
+Each leg is good at something the other misses: embeddings find paraphrases, BM25 finds
+exact terms, acronyms and numbers, and only the authors field can answer "which orals did
+X write". Rankings are fused with reciprocal rank fusion (one hit per paper), and then a
+relevance decision (:mod:`app.relevance`) says how many of them the answer should list, so
+a list question is answered completely rather than cut at a fixed top-k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.authors import AuthorIndex
+from app.keyword import KeywordIndex
+from app.papers import Paper
+from app.question import QuestionIntent, read_intent
+from app.relevance import Candidate, RelevancePolicy, decide
+from ingest.records import PaperRecord
+from vectorstore.embedding import Embedder
+from vectorstore.store import PaperStore
+
+FILTER_FIELDS: tuple[str, ...] = ("venue", "year", "status")
+RRF_K = 60
+#: How deep each leg looks before fusion; deeper than any answer we would give.
+LEG_DEPTH = 100
+
+
+class FilterError(ValueError):
+    """A filter that names an unknown field or has a value of the wrong type."""
+
+
+def validate_filters(where: dict[str, Any] | None) -> dict[str, str | int]:
+    """Accept only known fields with scalar values, so nothing reaches Chroma's ``where`` raw."""
+    clean: dict[str, str | int] = {}
+    for key, value in (where or {}).items():
+        if key not in FILTER_FIELDS:
+            raise FilterError(f"unknown filter field {key!r}; use one of {', '.join(FILTER_FIELDS)}")
+        if key == "year":
+            try:
+                clean[key] = int(value)
+            except (TypeError, ValueError):
+                raise FilterError(f"year must be a number, got {value!r}") from None
+        elif isinstance(value, str) and value.strip() and len(value) <= 200:
+            clean[key] = value.strip()
+        else:
+            raise FilterError(f"{key} must be a short text value, got {value!r}")
+    return clean
+
+
+def chroma_where(filters: dict[str, str | int]) -> dict[str, Any] | None:
+    """Chroma's ``where`` clause for validated filters ($and when there are several)."""
+    clauses = [{key: {"$eq": value}} for key, value in filters.items()]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+@dataclass
+class SearchResult:
+    """Papers kept by the relevance decision, best first, and how the decision was reached."""
+
+    question: str
+    papers: list[Paper]
+    searched: int
+    filters: dict[str, str | int]
+    implied_filters: dict[str, str | int]
+    intent: QuestionIntent
+    ranked: list[Paper] = field(default_factory=list)
+    debug: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def matched(self) -> int:
+        return len(self.papers)
+
+    @property
+    def declined(self) -> bool:
+        return not self.papers
+
+
+class HybridSearcher:
+    """Searches one store; built once per engine from the store's records."""
+
+    def __init__(
+        self,
+        store: PaperStore,
+        embedder: Embedder,
+        records: Sequence[PaperRecord] | None = None,
+        policy: RelevancePolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.policy = policy or RelevancePolicy()
+        self.records = list(records if records is not None else store.records())
+        self.by_id = {r.id: r for r in self.records}
+        self.position = {r.id: i for i, r in enumerate(self.records)}
+        self.keyword = KeywordIndex(self.records)
+        self.authors = AuthorIndex(self.records)
+        self.venues = {r.venue for r in self.records if r.venue}
+        self.years = {r.year for r in self.records if r.year}
+        self.statuses = {r.status for r in self.records if r.status}
+
+    def facets(self) -> dict[str, list[str | int]]:
+        """Filter values present in the store, for the page's filter controls."""
+        return {"venue": sorted(self.venues), "year": sorted(self.years), "status": sorted(self.statuses)}
+
+    def search(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> SearchResult:
+        """Rank papers for a question; ``k`` caps the list, otherwise relevance decides."""
+        filters = validate_filters(where)
+        intent = read_intent(question, self.venues, self.years, self.statuses)
+        implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
+        effective = {**implied, **filters}
+        allowed = self._allowed_mask(effective)
+        searched = int(allowed.sum())
+
+        dense = self._dense_similarities(question, effective)
+        keyword_scores = self.keyword.scores(question) if question.strip() else np.zeros(len(self.records))
+        keyword_scores = np.where(allowed, keyword_scores, 0.0)
+        author_hits = self._author_papers(question, allowed)
+        candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
+
+        kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
+        if k is not None:
+            kept = (kept if kept else candidates)[:k] if k > 0 else []
+        ranked = [self._paper(c) for c in candidates[: max(LEG_DEPTH, k or 0)]]
+        papers = [self._paper(c) for c in kept]
+        return SearchResult(
+            question=question,
+            papers=papers,
+            searched=searched,
+            filters=effective,
+            implied_filters=implied,
+            intent=intent,
+            ranked=ranked,
+            debug={"decision": decision_debug, "authors": sorted(author_hits)},
+        )
+
+    def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:
+        mask = np.ones(len(self.records), dtype=bool)
+        for key, value in filters.items():
+            mask &= np.array([getattr(r, key) == value for r in self.records], dtype=bool)
+        return mask
+
+    def _dense_similarities(self, question: str, filters: dict[str, str | int]) -> dict[str, float]:
+        """Best chunk similarity per paper among the nearest chunks."""
+        if not question.strip() or not self.records:
+            return {}
+        vector = self.embedder.embed([question])[0]
+        best: dict[str, float] = {}
+        for hit in self.store.query(vector, n_results=LEG_DEPTH * 2, where=chroma_where(filters)):
+            if hit.paper_id in self.by_id and hit.similarity > best.get(hit.paper_id, -1.0):
+                best[hit.paper_id] = hit.similarity
+        return best
+
+    def _author_papers(self, question: str, allowed: np.ndarray) -> set[str]:
+        ids: set[str] = set()
+        for match in self.authors.find(question):
+            ids.update(pid for pid in match.paper_ids if allowed[self.position[pid]])
+        return ids
+
+    def _fuse(
+        self,
+        dense: dict[str, float],
+        keyword_scores: np.ndarray,
+        author_hits: set[str],
+        allowed: np.ndarray,
+        intent: QuestionIntent,
+    ) -> list[Candidate]:
+        dense_rank = {pid: r for r, pid in enumerate(sorted(dense, key=dense.get, reverse=True))}
+        order = np.argsort(-keyword_scores, kind="stable")[:LEG_DEPTH]
+        keyword_rank = {self.records[i].id: r for r, i in enumerate(order) if keyword_scores[i] > 0}
+        pool = set(dense_rank) | set(keyword_rank) | author_hits
+        if intent.single_author_only:
+            pool = {r.id for r, ok in zip(self.records, allowed) if ok and len(r.authors) == 1}
+        top_keyword = float(keyword_scores.max()) if keyword_scores.size else 0.0
+        candidates = []
+        for pid in pool:
+            fused = 0.0
+            if pid in dense_rank:
+                fused += 1.0 / (RRF_K + dense_rank[pid] + 1)
+            if pid in keyword_rank:
+                fused += 1.0 / (RRF_K + keyword_rank[pid] + 1)
+            keyword_score = float(keyword_scores[self.position[pid]])
+            candidates.append(
+                Candidate(
+                    paper_id=pid,
+                    fused=fused,
+                    dense=dense.get(pid, 0.0),
+                    keyword=keyword_score,
+                    keyword_share=keyword_score / top_keyword if top_keyword > 0 else 0.0,
+                    author_match=pid in author_hits,
+                    structural_match=intent.single_author_only,
+                )
+            )
+        candidates.sort(key=lambda c: (c.author_match or c.structural_match, c.fused), reverse=True)
+        return candidates
+
+    def _paper(self, candidate: Candidate) -> Paper:
+        return Paper.from_record(self.by_id[candidate.paper_id], score=candidate.fused)

@@ -1,0 +1,72 @@
+"""Tokenising, stemming and sentence splitting shared by keyword search and evidence.
+
+Keyword search and the evidence picker must agree on what a "word" is, or the sentence
+shown as evidence would not be the one that made the paper match.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_NO_BREAK_BEFORE = re.compile(r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx)\.|\b[A-Z]\.)$")
+
+#: Function words plus the words every question about papers uses; they carry no topic.
+STOPWORDS: frozenset[str] = frozenset(
+    """a an the and or of to in on for with by from at as is are was were be been being this that
+    these those it its their there here which what who whom whose when where why how do does did
+    done can could should would may might will shall not no nor so such than then into onto over
+    under about between across through via using use used uses any all some each every other
+    our we us you your i me my they them he she his her also more most less least very just only
+    both either neither whether if but while however paper papers oral orals talk talks work
+    works study studies studied propose proposes proposed present presents presented show shows
+    shown introduce introduces article articles publication publications list give find tell me
+    please anything something new approach approaches method methods author authors wrote written
+    write co-author co-authored coauthored describe describes involve involves involving deal
+    deals dealing cover covers covering address addresses addressing apply applies applying
+    get gets make makes making one many much well like accepted icml neurips iclr conference""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents, so "Daumé" and "daume" are one word."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens, hyphenated words kept whole and also split into their parts."""
+    tokens: list[str] = []
+    for token in _WORD.findall(fold(text)):
+        tokens.append(token)
+        if "-" in token:
+            tokens.extend(part for part in token.split("-") if part)
+    return tokens
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed tokens without stopwords: what keyword search and evidence scoring compare."""
+    stemmer = _stemmer()
+    return [stemmer.stemWord(t) for t in words(text) if t not in STOPWORDS and len(t) > 1]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an abstract into sentences without breaking on "e.g.", "et al." or initials."""
+    pieces = _SENTENCE_END.split(text.strip())
+    sentences: list[str] = []
+    for piece in pieces:
+        if sentences and _NO_BREAK_BEFORE.search(sentences[-1]):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return [s.strip() for s in sentences if s.strip()]
