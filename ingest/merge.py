@@ -301,7 +301,7 @@ class _Merger:
         self.pool: list[PaperRecord] = []
         self.keys: list[_Keys] = []
         self.by_title: dict[str, int] = {}
-        self.by_source: dict[SourceRef, int] = {}
+        self.by_source: dict[SourceRef, list[int]] = defaultdict(list)
         self.all_index = _AuthorIndex()
         self.untitled_index = _AuthorIndex()
         self.taken_ids: set[str] = {r.id for r in existing if r.id}
@@ -372,27 +372,33 @@ class _Merger:
         return None
 
     def _seen_before(self, record: PaperRecord, keys: _Keys) -> int | None:
-        """The slot that already holds all of ``record``'s sources, if it still fits it.
+        """The slot that already holds all of ``record``'s sources, if nothing contradicts it.
 
-        "Fits" re-checks the evidence, so an edited file whose entry 3 is now another paper
+        Evidence that is present is re-checked (missing authors or abstract contradict
+        nothing), so an edited file whose entry 3 is now another paper
         (with the same line number, by chance) is matched afresh instead of by position.
         """
         if not record.sources:
             return None
-        slot = self.by_source.get(record.sources[0])
-        if slot is None or any(self.by_source.get(s) != slot for s in record.sources):
-            return None
+        for slot in self.by_source.get(record.sources[0], ()):
+            if all(slot in self.by_source.get(s, ()) for s in record.sources) and self._fits(
+                record, keys, slot
+            ):
+                return slot
+        return None
+
+    def _fits(self, record: PaperRecord, keys: _Keys, slot: int) -> bool:
         other, other_keys = self.pool[slot], self.keys[slot]
         if keys.title and other_keys.title:
-            return slot if keys.title == other_keys.title else None
-        if author_overlap(keys.names, other_keys.names) < AUTHOR_OVERLAP:
-            return None
+            return keys.title == other_keys.title
+        if keys.names and other_keys.names:
+            if author_overlap(keys.names, other_keys.names) < AUTHOR_OVERLAP:
+                return False
         if not compatible(record, other):
-            return None
+            return False
         if keys.has_abstract and other_keys.has_abstract:
-            if abstract_similarity(keys, other_keys) < ABSTRACT_OVERLAP:
-                return None
-        return slot
+            return abstract_similarity(keys, other_keys) >= ABSTRACT_OVERLAP
+        return True
 
     def _contested(self, a: PaperRecord, a_keys: _Keys, b: PaperRecord, b_keys: _Keys) -> bool:
         """Whether the untitled one of an author-only pair could equally be another titled paper.
@@ -430,7 +436,8 @@ class _Merger:
     def _index(self, slot: int) -> None:
         keys = self.keys[slot]
         for source in self.pool[slot].sources:
-            self.by_source.setdefault(source, slot)
+            if slot not in self.by_source[source]:
+                self.by_source[source].append(slot)
         self.all_index.add(slot, keys.names)
         if keys.title:
             self.by_title.setdefault(keys.title, slot)
