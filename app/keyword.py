@@ -35,8 +35,11 @@ class KeywordIndex:
         if records:
             self._bm25.index([doc or ["_empty_"] for doc in corpus], show_progress=False)
         self._df: Counter[str] = Counter()
+        self._doc_terms: list[frozenset[str]] = []
         for doc in corpus:
-            self._df.update(set(doc))
+            terms = frozenset(doc)
+            self._doc_terms.append(terms)
+            self._df.update(terms)
         self.size = len(records)
 
     def scores(self, question: str) -> np.ndarray:
@@ -49,6 +52,17 @@ class KeywordIndex:
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term; unseen terms weigh the most."""
         return math.log(1 + (self.size + 1) / (self._df.get(term, 0) + 0.5))
+
+    def coverage(self, question_terms: set[str], row: int) -> float:
+        """Share of the question's term weight (idf) that paper ``row`` contains.
+
+        Terms no paper uses still count in the denominator: a question whose key words appear
+        nowhere in the listings cannot be well covered by any paper.
+        """
+        total = sum(self.idf(t) for t in question_terms)
+        if total <= 0:
+            return 0.0
+        return sum(self.idf(t) for t in question_terms & self._doc_terms[row]) / total
 
     def document_frequency(self, term: str) -> int:
         return self._df.get(term, 0)

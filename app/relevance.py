@@ -24,6 +24,7 @@ class Candidate:
     dense: float
     keyword: float
     keyword_share: float
+    coverage: float = 0.0
     author_match: bool = False
     structural_match: bool = False
 
@@ -34,10 +35,10 @@ class RelevancePolicy:
 
     dense_floor: float = 0.30
     dense_margin: float = 0.06
-    keyword_share: float = 0.55
-    keyword_dense_floor: float = 0.20
-    answerable_dense: float = 0.40
-    answerable_keyword: float = 6.0
+    coverage_share: float = 0.5
+    coverage_dense_margin: float = 0.20
+    answerable_dense: float = 0.43
+    answerable_coverage: float = 0.5
     max_list: int = 50
 
 
@@ -48,11 +49,13 @@ def decide(
 
     - A question naming an author, or asking a structural question ("single author"), is
       answered by exactly the papers that match it.
-    - Otherwise the best paper must pass an answerability gate (strong dense similarity or a
-      strong keyword score); if it does not, nothing is kept and the answer declines.
+    - Otherwise some paper must pass an answerability gate: a strong dense similarity, or a
+      paper holding most of the question's term weight (``coverage``; terms no listing uses
+      count against it, which is what sinks questions about topics no paper covers). If
+      none does, nothing is kept and the answer declines.
     - A single-paper question keeps the best paper. A list question keeps every paper that
-      dense similarity puts close to the best one, or that keyword search scores close to
-      the best keyword match while still being semantically related.
+      dense similarity puts close to the best one, and every paper whose term coverage is
+      close to the best coverage while dense similarity does not rule it out.
     """
     debug: dict[str, Any] = {"policy": asdict(policy)}
     if not candidates:
@@ -63,9 +66,9 @@ def decide(
         return [c for c in candidates if c.structural_match], {**debug, "reason": "structural"}
 
     top_dense = max(c.dense for c in candidates)
-    top_keyword = max(c.keyword for c in candidates)
-    debug.update(top_dense=round(top_dense, 4), top_keyword=round(top_keyword, 4))
-    if top_dense < policy.answerable_dense and top_keyword < policy.answerable_keyword:
+    top_coverage = max(c.coverage for c in candidates)
+    debug.update(top_dense=round(top_dense, 4), top_coverage=round(top_coverage, 4))
+    if top_dense < policy.answerable_dense and top_coverage < policy.answerable_coverage:
         return [], {**debug, "reason": "nothing relevant enough"}
     if not intent.wants_list:
         return candidates[:1], {**debug, "reason": "single paper"}
@@ -75,7 +78,10 @@ def decide(
         c
         for c in candidates
         if c.dense >= dense_cut
-        or (c.keyword_share >= policy.keyword_share and c.dense >= policy.keyword_dense_floor)
+        or (
+            c.coverage >= policy.coverage_share * top_coverage
+            and c.dense >= top_dense - policy.coverage_dense_margin
+        )
     ]
     debug.update(dense_cut=round(dense_cut, 4), reason="list")
     return kept[: policy.max_list], debug

@@ -20,6 +20,7 @@ from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.question import QuestionIntent, read_intent
 from app.relevance import Candidate, RelevancePolicy, decide
+from app.text import content_terms
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
 from vectorstore.store import PaperStore
@@ -177,6 +178,7 @@ class HybridSearcher:
         if intent.single_author_only:
             pool = {r.id for r, ok in zip(self.records, allowed) if ok and len(r.authors) == 1}
         top_keyword = float(keyword_scores.max()) if keyword_scores.size else 0.0
+        question_terms = set(content_terms(intent.text))
         candidates = []
         for pid in pool:
             fused = 0.0
@@ -192,6 +194,7 @@ class HybridSearcher:
                     dense=dense.get(pid, 0.0),
                     keyword=keyword_score,
                     keyword_share=keyword_score / top_keyword if top_keyword > 0 else 0.0,
+                    coverage=self.keyword.coverage(question_terms, self.position[pid]),
                     author_match=pid in author_hits,
                     structural_match=intent.single_author_only,
                 )

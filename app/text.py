@@ -47,7 +47,9 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """Folded word tokens, hyphenated words kept whole and also split into their parts."""
     tokens: list[str] = []
-    for token in _WORD.findall(fold(text)):
+    for token in _WORD.findall(fold(text).replace("’", "'")):
+        if token.endswith("'s"):
+            token = token[:-2]
         tokens.append(token)
         if "-" in token:
             tokens.extend(part for part in token.split("-") if part)

@@ -31,7 +31,14 @@ UPSERT_BATCH = 256
 
 @dataclass
 class FileReport:
-    """What happened to one listing file."""
+    """What happened to one listing file's entries.
+
+    ``parsed`` entries were read; ``merged`` of them joined a record that already existed (in
+    the store, or started by an earlier entry of this run). Each record that did not exist
+    before the run is counted ``new`` once, by the entry that started it, so the files' ``new``
+    add up to the records added. An entry that joined a stored record counts ``updated`` if
+    that record changed (and is embedded again) and ``unchanged`` otherwise.
+    """
 
     path: str
     format: str | None = None
@@ -132,7 +139,8 @@ def ingest_paths(
         if placement.action == "merged":
             report.merged += 1
         if placement.record_id not in stored_hashes:
-            report.new += 1
+            if placement.action == "new":  # later entries joining it are merged, not new again
+                report.new += 1
         elif placement.record_id in changed_ids:
             report.updated += 1
         else:

@@ -289,30 +289,42 @@ def test_rerun_is_stable_where_evidence_alone_would_be_ambiguous() -> None:
 
 
 _NAMES = ["Ann Lee", "Ann B. Lee", "Bo Chen", "Cy Diaz", "Hal Daumé III", "Hal Daume Iii"]
-_records = st.builds(
-    lambda title, authors, abstract, status, entry: rec(
-        title=title, authors=authors, abstract=abstract, status=status,
-        sources=[src("f.txt", entry)],
-    ),
-    title=st.sampled_from([None, None, "Paper One", "paper one", "Paper Two"]),
-    authors=st.lists(st.sampled_from(_NAMES), max_size=3, unique=True),
-    abstract=st.sampled_from([None, ABSTRACT_A, ABSTRACT_A + " More.", ABSTRACT_B]),
-    status=st.sampled_from([None, "Oral", "Poster"]),
-    entry=st.integers(1, 20),
-)
+_contents = st.fixed_dictionaries({
+    "title": st.sampled_from([None, None, "Paper One", "paper one", "Paper Two"]),
+    "authors": st.lists(st.sampled_from(_NAMES), max_size=3, unique=True),
+    "abstract": st.sampled_from([None, ABSTRACT_A, ABSTRACT_A + " More.", ABSTRACT_B]),
+    "status": st.sampled_from([None, "Oral", "Poster"]),
+})
+
+
+def _listing(file: str, contents: list[dict]) -> list[PaperRecord]:
+    """Records as a parser yields them: one listing entry each, numbered from 1."""
+    return [rec(**c, sources=[src(file, i)]) for i, c in enumerate(contents, start=1)]
 
 
 @settings(max_examples=300, deadline=None)
-@given(existing=st.lists(_records, max_size=5), incoming=st.lists(_records, max_size=8))
-def test_merge_is_idempotent_for_any_records(
-    existing: list[PaperRecord], incoming: list[PaperRecord]
-) -> None:
-    first = merge_records(stored(*existing), incoming)
+@given(old=st.lists(_contents, max_size=5), new=st.lists(_contents, max_size=8))
+def test_merge_is_idempotent_for_any_records(old: list[dict], new: list[dict]) -> None:
+    incoming = _listing("new.txt", new)
+    first = merge_records(stored(*_listing("old.txt", old)), incoming)
     again = merge_records(first.records, incoming)
     assert as_dicts(again) == as_dicts(first)
+    assert again.new_count == 0
     ids = [r.id for r in first.records]
     assert len(ids) == len(set(ids)) and all(ids)
     assert len(first.placements) == len(incoming)
+
+
+def test_the_same_listing_twice_in_one_batch_adds_nothing() -> None:
+    listing = _listing("f.txt", [
+        {"authors": ["Ann Lee", "Bo Chen"], "abstract": ABSTRACT_A},
+        {"title": "Paper One", "authors": ["Ann Lee", "Bo Chen"]},
+        {"authors": ["Ann Lee", "Bo Chen"]},
+    ])
+    once = merge_records([], listing)
+    twice = merge_records([], listing + listing)
+    assert as_dicts(twice) == as_dicts(once)
+    assert [p.action for p in twice.placements[len(listing):]] == ["merged"] * len(listing)
 
 
 # --- the real ICML 2024 listings ------------------------------------------------------------
