@@ -150,7 +150,11 @@ def local_problem(settings: Settings) -> str | None:
 
 
 def make_llm(kind: str, settings: Settings) -> LLM:
-    """The llama-index LLM for one generative backend; no network or model loading happens here."""
+    """The llama-index LLM for one generative backend.
+
+    Nothing is loaded and no request is made, except that an OpenAI-compatible server with no
+    model configured is asked for its model list; backends call this lazily, on first use.
+    """
     if kind == "openai":
         from llama_index.llms.openai import OpenAI
 

@@ -27,6 +27,8 @@ from vectorstore.store import PaperStore
 
 FILTER_FIELDS: tuple[str, ...] = ("venue", "year", "status")
 RRF_K = 60
+#: Weight of the dense leg in fusion relative to BM25 (1.0).
+DENSE_WEIGHT = 1.3
 #: How deep each leg looks before fusion; deeper than any answer we would give.
 LEG_DEPTH = 100
 
@@ -183,7 +185,7 @@ class HybridSearcher:
         for pid in pool:
             fused = 0.0
             if pid in dense_rank:
-                fused += 1.0 / (RRF_K + dense_rank[pid] + 1)
+                fused += DENSE_WEIGHT / (RRF_K + dense_rank[pid] + 1)
             if pid in keyword_rank:
                 fused += 1.0 / (RRF_K + keyword_rank[pid] + 1)
             keyword_score = float(keyword_scores[self.position[pid]])

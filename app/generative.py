@@ -1,0 +1,309 @@
+"""Generative answers whose citations cannot lie: prompt building and citation mapping.
+
+The model sees the papers retrieval kept as numbered ``<source>`` blocks and cites them as
+``[n]``. Everything the answer *cites* comes from that numbering, mapped back to the stored
+records; nothing the model writes can add a paper:
+
+* a number that was not in the context is removed from the text (while streaming) and
+  recorded in ``answer.debug["dropped_citations"]``;
+* a title the model writes is text, never a citation; quoted titles found in no source are
+  listed in ``answer.debug["unverified_titles"]`` and a notice;
+* an answer citing nothing valid (or declining although retrieval kept papers) falls back to
+  the extractive list, so the user still gets evidence;
+* a list question stays complete: kept papers the model did not cite are appended under
+  "Also matched", with the "N of M papers searched matched" line.
+
+Abstracts are data. Inside a source every field is one line and any ``<source>`` /
+``</source>`` tag in listing text is defused, so no listing can close the fence early and
+speak as the user or the system.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.llms import LLM
+
+from app.extractive import ExtractiveBackend, attach_evidence, matched_line
+from app.llms import ModelFailure, context_chars, failure_reason, model_label
+from app.papers import NO_ANSWER, Answer, Paper, short_authors
+from app.search import SearchResult
+from prompts import render
+
+#: ``[3]``, ``[1, 4]``, ``[2-4]``, ``[Source 2]``, ``[#5]``: what counts as a citation marker.
+CITATION = re.compile(
+    r"\[\s*(?:(?:sources?|papers?|refs?)\s*|#)?(\d{1,3}(?:\s*(?:,|;|and|&|-|–)\s*#?\d{1,3})*)\s*\]",
+    re.IGNORECASE,
+)
+_FENCE_TAG = re.compile(r"<(\s*/?\s*source\b)", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“]([^\"“”\n]{12,220})[\"”]")
+#: A marker still open at the end of a chunk is held back at most this long.
+_HOLD_CHARS = 24
+#: No abstract is cut shorter than this to fit the context.
+_MIN_ABSTRACT_CHARS = 240
+
+
+# -- prompt -----------------------------------------------------------------------------------
+
+
+def defuse(text: str | None) -> str:
+    """One line of listing text that cannot open or close a ``<source>`` fence."""
+    if not text:
+        return ""
+    return _FENCE_TAG.sub(r"‹\1", " ".join(text.split()))
+
+
+def venue_line(paper: Paper) -> str:
+    """'ICML 2024 Oral' — venue, year and status as the source block shows them."""
+    return " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v) or "unknown"
+
+
+def source_block(number: int, paper: Paper, abstract_chars: int) -> str:
+    """One numbered, fenced source; the title falls back to the untitled form, never a guess."""
+    abstract = defuse(paper.abstract) or "(no abstract in the listing)"
+    if len(abstract) > abstract_chars:
+        abstract = abstract[:abstract_chars].rsplit(" ", 1)[0] + " …"
+    return render(
+        "source",
+        number=number,
+        title=defuse(paper.citation),
+        authors=defuse(", ".join(paper.authors)) or "unknown",
+        venue=defuse(venue_line(paper)),
+        abstract=abstract,
+    ).strip()
+
+
+def build_context(papers: Sequence[Paper], budget_chars: int) -> str:
+    """All kept papers as sources 1..n; abstracts are shortened evenly to fit the budget."""
+    if not papers:
+        return ""
+    per_paper = max(_MIN_ABSTRACT_CHARS, budget_chars // len(papers) - 200)
+    return "\n\n".join(source_block(i, p, per_paper) for i, p in enumerate(papers, start=1))
+
+
+def build_messages(result: SearchResult, budget_chars: int) -> list[ChatMessage]:
+    """System prompt plus the QA prompt holding the question and the fenced sources."""
+    user = render(
+        "qa",
+        question=result.question,
+        matched_line=matched_line(result),
+        context=build_context(result.papers, budget_chars),
+        no_answer=NO_ANSWER,
+    )
+    return [
+        ChatMessage(role=MessageRole.SYSTEM, content=render("system", no_answer=NO_ANSWER).strip()),
+        ChatMessage(role=MessageRole.USER, content=user.strip()),
+    ]
+
+
+# -- citations ---------------------------------------------------------------------------------
+
+
+def marker_numbers(inner: str) -> list[int]:
+    """The numbers inside one marker, ranges expanded: '1, 3-5' -> [1, 3, 4, 5]."""
+    numbers: list[int] = []
+    for part in re.split(r"\s*(?:,|;|and|&)\s*", inner):
+        bounds = [int(n) for n in re.findall(r"\d+", part)]
+        if len(bounds) == 2 and 0 < bounds[1] - bounds[0] <= 50:
+            numbers.extend(range(bounds[0], bounds[1] + 1))
+        else:
+            numbers.extend(bounds)
+    return numbers
+
+
+class CitationFilter:
+    """Rewrites streamed text so it only ever shows citation numbers that are in the context.
+
+    A marker split across chunks ("[1" + "2]") is held back until it closes, so what was
+    streamed is exactly the final answer's body.
+    """
+
+    def __init__(self, sources: int) -> None:
+        self.sources = sources
+        self.cited: list[int] = []
+        self.dropped: list[int] = []
+        self._pending = ""
+
+    def feed(self, chunk: str) -> str:
+        text = self._pending + chunk
+        self._pending = ""
+        start = text.rfind("[")
+        if start != -1 and "]" not in text[start:] and len(text) - start < _HOLD_CHARS:
+            text, self._pending = text[:start], text[start:]
+        return self._clean(text)
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return self._clean(text)
+
+    def _clean(self, text: str) -> str:
+        return CITATION.sub(self._marker, text)
+
+    def _marker(self, match: re.Match[str]) -> str:
+        kept = []
+        for number in marker_numbers(match.group(1)):
+            if 1 <= number <= self.sources:
+                kept.append(number)
+                if number not in self.cited:
+                    self.cited.append(number)
+            elif number not in self.dropped:
+                self.dropped.append(number)
+        return "".join(f"[{n}]" for n in kept)
+
+
+def unverified_titles(text: str, papers: Sequence[Paper]) -> list[str]:
+    """Quoted titles in the answer that no source's title or abstract contains."""
+    known = [_squash(p.citation) + " " + _squash(p.abstract or "") for p in papers]
+    found = []
+    for quoted in _QUOTED.findall(text):
+        key = _squash(quoted)
+        if len(key) >= 10 and not any(key in k for k in known) and quoted not in found:
+            found.append(quoted)
+    return found
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def source_line(number: int, paper: Paper) -> str:
+    """'[2] Title — A. Author, B. Author et al. (ICML 2024 Oral)'."""
+    return f"[{number}] {paper.citation} — {short_authors(paper.authors, limit=3)} ({venue_line(paper)})"
+
+
+def compose(
+    body: str,
+    result: SearchResult,
+    citations: CitationFilter,
+    backend: str,
+    idf: Callable[[str], float],
+    debug: dict[str, Any],
+) -> Answer:
+    """The final answer: the model's text with its verified sources, or the extractive list."""
+    papers = attach_evidence(result, idf)
+    debug = {**debug, "dropped_citations": list(citations.dropped), "model_text": body}
+    notices: list[str] = []
+    if citations.dropped:
+        shown = ", ".join(f"[{n}]" for n in citations.dropped)
+        notices.append(f"Removed citation numbers that match no source: {shown}.")
+    declined = NO_ANSWER.lower().rstrip(".") in body.lower()
+    if declined or not citations.cited:
+        why = "declined although retrieval matched papers" if declined else "cited no listed paper"
+        fallback = ExtractiveBackend().answer(result, idf)
+        fallback.notices = [*notices, f"The {backend} answer {why}; showing the matched papers with evidence instead."]
+        fallback.debug.update(debug, fallback_from=backend)
+        return fallback
+
+    numbers = sorted(citations.cited)
+    also = [n for n in range(1, len(papers) + 1) if n not in citations.cited] if result.intent.wants_list else []
+    lines = [matched_line(result), "Sources:", *(source_line(n, papers[n - 1]) for n in numbers)]
+    if also:
+        lines.append("Also matched (not discussed above):")
+        lines.extend(source_line(n, papers[n - 1]) for n in also)
+    invented = unverified_titles(body, papers)
+    if invented:
+        notices.append(
+            "The answer quotes titles that are in none of its sources (not citations): "
+            + "; ".join(f"“{t}”" for t in invented)
+        )
+    separator = "\n" if body.endswith("\n") else "\n\n"
+    return Answer(
+        text=body + separator + "\n".join(lines),
+        citations=[papers[n - 1] for n in numbers + also],
+        backend=backend,
+        searched=result.searched,
+        matched=result.matched,
+        filters=dict(result.filters),
+        notices=notices,
+        debug={**debug, "source_numbers": numbers + also, "unverified_titles": invented},
+    )
+
+
+class GenerativeBackend:
+    """Answers with a llama-index LLM, streaming; failures raise :class:`ModelFailure`.
+
+    The LLM is built on first use, so choosing a backend is free and a backend that cannot
+    be built (no server, no model file) fails only when asked, into the fallback chain.
+    """
+
+    def __init__(self, name: str, llm_factory: Callable[[], LLM], timeout: float | None = None) -> None:
+        self.name = name
+        self._factory = llm_factory
+        self._llm: LLM | None = None
+        self.timeout = timeout
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            try:
+                self._llm = self._factory()
+            except ModelFailure:
+                raise
+            except Exception as error:  # a bad URL, a missing file: say so, then fall back
+                raise ModelFailure(self.name, failure_reason(error, self.timeout)) from error
+        return self._llm
+
+    def stream_chat_text(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
+        """Text deltas of one ``stream_chat`` call; every failure becomes a ModelFailure."""
+        try:
+            for response in self.llm.stream_chat(list(messages)):
+                if response.delta:
+                    yield response.delta
+        except ModelFailure:
+            raise
+        except Exception as error:
+            raise ModelFailure(self.name, failure_reason(error, self.timeout)) from error
+
+    def complete(self, messages: Sequence[ChatMessage]) -> str:
+        """A whole reply (used to rewrite follow-up questions)."""
+        return "".join(self.stream_chat_text(messages)).strip()
+
+    def stream(self, result: SearchResult, idf: Callable[[str], float]) -> Iterator[str | Answer]:
+        """Yield text as the model writes it, then the appendix, then the final Answer."""
+        if result.declined:  # nothing to cite: decline without spending a model call
+            answer = ExtractiveBackend().answer(result, idf)
+            answer.backend = self.name
+            yield answer.text
+            yield answer
+            return
+        llm = self.llm
+        messages = build_messages(result, context_chars(llm))
+        citations = CitationFilter(len(result.papers))
+        started = time.perf_counter()
+        first: float | None = None
+        parts: list[str] = []
+        for delta in self.stream_chat_text(messages):
+            shown = citations.feed(delta)
+            if shown:
+                first = first if first is not None else time.perf_counter() - started
+                parts.append(shown)
+                yield shown
+        parts.append(citations.flush())
+        body = "".join(parts)
+        if not body.strip():
+            raise ModelFailure(self.name, "the model returned an empty answer")
+        debug = {
+            "model": model_label(llm),
+            "first_token_s": round(first or 0.0, 3),
+            "generate_s": round(time.perf_counter() - started, 3),
+            "sources_in_prompt": len(result.papers),
+        }
+        if parts[-1]:
+            yield parts[-1]
+        answer = compose(body, result, citations, self.name, idf, debug)
+        if answer.text.startswith(body) and len(answer.text) > len(body):
+            yield answer.text[len(body) :]  # the verified sources list
+        yield answer
+
+    def answer(self, result: SearchResult, idf: Callable[[str], float]) -> Answer:
+        """The final answer of :meth:`stream`."""
+        final: Answer | None = None
+        for item in self.stream(result, idf):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final

@@ -1,0 +1,155 @@
+"""Ingesting real listings: per-file summaries, idempotent re-runs, bad files, untitled papers.
+
+Runs the real pipeline (parsers, merge, packaged embedder, on-disk Chroma) on the bundled
+listings, on small hand-written fixtures, and (slow) on the paperlists file as well.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app import PaperChat
+from app.papers import UNTITLED_NOTE, Paper
+from ingest.records import normalize_text
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAPERSCOOL = "000_8bc7cccfbb1f2936.txt"
+VIRTUAL = "001_49cbb665570d8f3c.txt"
+DP_SGD_TITLE = "How Private are DP-SGD Implementations?"
+
+
+def _file_report(report, name: str):
+    [found] = [f for f in report.files if Path(f.path).name == name]
+    return found
+
+
+def _chua_ghazi(records):
+    """The DP-SGD implementations paper: first authors Lynn Chua and Badih Ghazi."""
+    [record] = [r for r in records if r.authors[:2] == ["Lynn Chua", "Badih Ghazi"]]
+    return record
+
+
+# ------------------------------------------------------------------------ bundled listings
+
+
+def test_bundled_listings_summary_counts_each_file(bundled_build):
+    """The papers.cool file starts 25 records; the orals file adds 119 and merges 25 into them."""
+    report = bundled_build.report
+    cool, virtual = _file_report(report, PAPERSCOOL), _file_report(report, VIRTUAL)
+
+    assert (cool.format, cool.parsed, cool.merged, cool.new, cool.updated, cool.unchanged) == (
+        "paperscool", 25, 0, 25, 0, 0,
+    )
+    assert (virtual.format, virtual.parsed, virtual.merged, virtual.new, virtual.updated,
+            virtual.unchanged) == ("icml-virtual", 144, 25, 119, 0, 0)  # fmt: skip
+    assert report.ok
+    assert report.records == 144
+    assert report.embedded_papers == 144
+    summary = "\n".join(report.lines())
+    assert f"{PAPERSCOOL} [paperscool]: parsed 25, merged 0, new 25" in summary
+    assert f"{VIRTUAL} [icml-virtual]: parsed 144, merged 25, new 119" in summary
+
+
+def test_bundled_store_has_144_records_25_titled(bundled_store):
+    records = PaperChat(data_dir=bundled_store).searcher.records
+    assert len(records) == 144
+    assert sum(1 for r in records if r.title) == 25
+    assert all(r.abstract for r in records)
+    assert {(r.venue, r.year, r.status) for r in records} == {("ICML", 2024, "Oral")}
+
+
+def test_reingesting_the_same_files_changes_nothing(bundled_store, repo_root, tmp_path):
+    data_dir = tmp_path / "store"
+    shutil.copytree(bundled_store, data_dir)
+    questions = ["Which orals study differential privacy?", "Which orals did Tim Rocktäschel co-author?"]
+    before = PaperChat(data_dir=data_dir)
+    hashes_before = before.store().stored_hashes()
+    results_before = [[(p.id, p.score) for p in before.search(q)] for q in questions]
+    before.store().close()
+
+    pc = PaperChat(data_dir=data_dir)
+    report = pc.ingest([repo_root / "data" / "listings"], venue="ICML", year=2024, progress=False)
+
+    assert report.ok
+    assert report.records == 144
+    assert report.embedded_papers == 0 and report.embedded_chunks == 0
+    for file in report.files:
+        assert (file.new, file.updated, file.unchanged) == (0, 0, file.parsed), file.summary()
+        assert file.merged == file.parsed
+    assert pc.store().stored_hashes() == hashes_before
+    assert [[(p.id, p.score) for p in pc.search(q)] for q in questions] == results_before
+    assert all(results_before), "the questions should find papers, or the comparison is empty"
+
+
+# ------------------------------------------------------------------------ bad and odd inputs
+
+
+def test_bad_file_is_reported_and_the_good_ones_still_ingest(run_cli, tmp_path):
+    """A file that is not JSON fails alone; a file with one broken entry loses only that entry."""
+    data_dir = tmp_path / "store"
+    good = FIXTURES / "tiny_paperscool.txt"
+    broken = FIXTURES / "broken_paperlists.json"
+    truncated = FIXTURES / "tiny_paperscool_truncated.txt"
+
+    result = run_cli("ingest", good, broken, truncated, "--data-dir", data_dir, "--no-progress")
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert any(str(broken) in line and "line 6" in line and "FAILED" in line for line in lines), result.stdout
+    assert any(str(truncated) in line and "line 9 (entry 2)" in line for line in lines), result.stdout
+    titles = {r.title for r in PaperChat(data_dir=data_dir).searcher.records}
+    assert titles == {
+        "Fast & Slow Gradient Descent",
+        "[CLS] Tokens Considered Harmful",
+        "A Paper Numbered Three",
+        "A Complete Entry",
+    }
+
+
+def test_directory_ingests_the_listing_files_inside(tmp_path):
+    listings = tmp_path / "listings"
+    listings.mkdir()
+    shutil.copy(FIXTURES / "tiny_paperscool.txt", listings)
+    shutil.copy(FIXTURES / "tiny.csv", listings)
+    (listings / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # hidden clutter is skipped
+
+    pc = PaperChat(data_dir=tmp_path / "store")
+    report = pc.ingest([listings], progress=False)
+
+    assert report.ok, report.lines()
+    assert sorted(Path(f.path).name for f in report.files) == ["tiny.csv", "tiny_paperscool.txt"]
+    assert report.records == 6
+    assert {r.title for r in pc.searcher.records} >= {"CSV Paper One", "A Paper Numbered Three"}
+
+
+def test_untitled_record_is_citable_without_inventing_a_title(bundled_store):
+    pc = PaperChat(data_dir=bundled_store)
+    record = _chua_ghazi(pc.searcher.records)
+    paper = Paper.from_record(record)
+
+    assert record.title is None
+    assert paper.to_dict()["title"] is None
+    assert "Lynn Chua, Badih Ghazi et al." in paper.citation
+    assert UNTITLED_NOTE in paper.citation
+    assert "We demonstrate a substantial gap" in paper.citation
+    cited = pc.search("Which orals did Lynn Chua co-author?")
+    assert record.id in [p.id for p in cited]
+
+
+# ------------------------------------------------------------------------ paperlists merged in
+
+
+@pytest.mark.slow
+def test_paperlists_fill_in_titles_of_every_oral(merged_store):
+    records = PaperChat(data_dir=merged_store).searcher.records
+    orals = [r for r in records if any(s.file == VIRTUAL for s in r.sources)]
+
+    assert len(records) == 2610
+    assert len(orals) == 144
+    assert [r for r in orals if not (r.title and r.abstract)] == []
+    assert _chua_ghazi(records).title == DP_SGD_TITLE
+    assert len({normalize_text(r.title) for r in records if r.title}) == sum(1 for r in records if r.title)
