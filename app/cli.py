@@ -1,4 +1,4 @@
-"""The ``paperchat`` command line: ingest, search, ask, stats, eval, config.
+"""The ``paperchat`` command line: ingest, search, ask, chat, stats, eval, config.
 
 Every subcommand takes the store options (``--data-dir``, ``--chroma-url``, ``--embedder``),
 which default to the ``PAPERCHAT_*`` environment variables. Errors a user can fix are printed
@@ -18,8 +18,10 @@ EPILOG = """examples:
   paperchat search "Which orals study DP-SGD?"
   paperchat search "diffusion models" -k 5 --where status=Oral --json
   paperchat ask "Which orals did Tim Rocktäschel co-author?"
+  paperchat chat --llm local
   paperchat stats
   paperchat eval eval/questions.jsonl
+  paperchat serve --port 7860
 
 Settings come from flags, then PAPERCHAT_* environment variables (see `paperchat config`)."""
 
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
     ask.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+    ask.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
 
     stats = sub.add_parser("stats", parents=[store], help="what the store holds")
@@ -95,6 +98,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reference", default="001_49cbb665570d8f3c.txt", help="listing file the gold positions refer to")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--report", help="also write the per-question results to this JSON file")
+    evaluate.add_argument("--llm", help="answer backend to score (env PAPERCHAT_LLM; default auto)")
+    evaluate.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
+
+    serve = sub.add_parser(
+        "serve",
+        parents=[store],
+        help="serve the chat page in the browser",
+        description="Serve the chat page (default http://127.0.0.1:7860) over an ingested store. "
+        "Binds to loopback unless --host says otherwise; never makes a public link unless --share.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; 0.0.0.0 exposes it)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument("--auth", metavar="USER:PASS", help="require this login (env PAPERCHAT_AUTH)")
+    serve.add_argument("--share", action="store_true", help="also create a public gradio.live link (sends traffic through it)")
+    serve.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+
+    chat = sub.add_parser(
+        "chat",
+        parents=[store],
+        help="an interactive conversation with follow-up questions",
+        description="Ask, then follow up: \"which of those use transformers?\", \"who wrote the second one?\". "
+        "Answers stream as they are written. Commands: /sources (the last answer's papers), "
+        "/reset (start over), /quit (or Ctrl-D).",
+    )
+    chat.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter every turn: venue, year or status")
+    chat.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+    chat.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
 
     config = sub.add_parser("config", help="print the effective settings (secrets hidden)")
     config.add_argument("--json", action="store_true", help="machine-readable output")
@@ -152,7 +182,7 @@ def _filters_note(filters: dict[str, Any]) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    pc = _paperchat(args, llm=args.llm)
+    pc = _paperchat(args, llm=args.llm, llm_model=args.model)
     answer = pc.ask(args.question, where=_where_pairs(args.where))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -180,13 +210,87 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from app.evaluate import format_report, run_eval
 
-    pc = _paperchat(args)
+    pc = _paperchat(args, llm=args.llm, llm_model=args.model)
     report = run_eval(pc, args.questions, reference=args.reference)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as handle:
             json.dump(report, handle, ensure_ascii=False, indent=2)
     print(json.dumps(report["summary"], indent=2) if args.json else format_report(report))
     return 0
+
+
+CHAT_HELP = "Ask about the loaded papers. /sources: the last answer's papers, /reset: start over, /quit or Ctrl-D: leave."
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """The interactive session: stream each answer, keep the conversation for follow-ups."""
+    pc = _paperchat(args, llm=args.llm, llm_model=args.model)
+    pc.store()  # a missing store stops here with "No index at ...: run paperchat ingest ..."
+    where = _where_pairs(args.where) or None
+    turns: list = []
+    print(CHAT_HELP)
+    while True:
+        try:
+            message = input("\nyou> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if message in ("/quit", "/exit"):
+            return 0
+        if message == "/reset":
+            turns.clear()
+            print("(conversation reset)")
+        elif message == "/sources":
+            _print_sources(turns[-1][1] if turns else None)
+        elif message.startswith("/"):
+            print(CHAT_HELP)
+        elif message:
+            try:
+                answer = _stream_to_terminal(pc.stream_chat(message, turns, where=where))
+            except KeyboardInterrupt:
+                print("\n(answer interrupted)")
+                continue
+            standalone = answer.debug.get("standalone")
+            if standalone and standalone != message:
+                print(f"(read as: {standalone})")
+            print(f"(answered by {answer.backend}{_filters_note(answer.filters)})")
+            turns.append((message, answer))
+
+
+def _stream_to_terminal(stream: Any) -> Any:
+    """Print chunks as they come; if the final answer differs from what was shown, print it."""
+    from app.papers import Answer
+
+    shown, answer = "", None
+    for item in stream:
+        if isinstance(item, Answer):
+            answer = item
+        else:
+            print(item, end="", flush=True)
+            shown += item
+    assert answer is not None
+    if answer.text.startswith(shown):
+        print(answer.text[len(shown) :])
+    else:
+        print("\n\n--- the answer above was replaced by: ---\n" + answer.text)
+    for notice in answer.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return answer
+
+
+def _print_sources(answer: Any) -> None:
+    from app.chat import listed_numbers
+
+    if answer is None or not answer.citations:
+        print("(no papers cited yet)")
+        return
+    for number, paper in zip(listed_numbers(answer), answer.citations):
+        venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
+        print(f"[{number}] {paper.citation}\n    {', '.join(paper.authors) or 'unknown authors'}  {venue}")
+        if paper.url:
+            print(f"    {paper.url}")
+        if paper.evidence:
+            print(f'    Evidence: "{paper.evidence}"')
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -203,13 +307,25 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from app.serve import auth_from, serve
+
+    auth = auth_from(args.auth)
+    pc = _paperchat(args, llm=args.llm)
+    pc.store()  # a missing store stops here with "No index at ...: run paperchat ingest ..."
+    serve(pc, host=args.host, port=args.port, auth=auth, share=args.share)
+    return 0
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "search": cmd_search,
     "ask": cmd_ask,
+    "chat": cmd_chat,
     "stats": cmd_stats,
     "eval": cmd_eval,
     "config": cmd_config,
+    "serve": cmd_serve,
 }
 
 

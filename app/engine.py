@@ -4,10 +4,16 @@ It wraps hybrid retrieval and an answer backend in llama-index's ``CustomQueryEn
 result is a standard ``Response``: ``response`` holds the answer text and ``source_nodes`` one
 node per cited paper, whose metadata carries the paper's fields. The full
 :class:`~app.papers.Answer` rides along in ``response.metadata["answer"]``.
+
+``stream_answer`` is the streaming form: text chunks as the model writes them, then the final
+``Answer``. In the normal case the chunks concatenate to ``answer.text``; when they do not
+(a backend failed mid-stream, or the model cited nothing valid and the extractive list
+replaced its text) the consumer should replace what it showed with ``answer.text``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from llama_index.core.base.response.schema import Response
@@ -15,9 +21,9 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import NodeWithScore, TextNode
 from pydantic import Field
 
-from app.backends import AnswerBackend
+from app.backends import AnswerBackend, stream_of
 from app.papers import Answer, Paper
-from app.search import HybridSearcher
+from app.search import HybridSearcher, SearchResult
 
 
 def paper_node(paper: Paper) -> NodeWithScore:
@@ -58,6 +64,18 @@ class PaperQueryEngine(CustomQueryEngine):
         answer = backend.answer(result, self.searcher.keyword.idf)
         answer.debug.setdefault("decision", result.debug.get("decision"))
         return answer
+
+    def stream_answer(self, question: str, where: dict[str, Any] | None = None) -> Iterator[str | Answer]:
+        """Search, then stream the backend's answer: text chunks, then the final ``Answer``."""
+        result = self.searcher.search(question, where=where if where is not None else self.where)
+        yield from self.stream_result(result)
+
+    def stream_result(self, result: SearchResult) -> Iterator[str | Answer]:
+        """Stream the answer for an existing search result (the chat engine narrows results)."""
+        for item in stream_of(self.backend, result, self.searcher.keyword.idf):
+            if isinstance(item, Answer):
+                item.debug.setdefault("decision", result.debug.get("decision"))
+            yield item
 
     def custom_query(self, query_str: str) -> Response:
         answer = self.answer(query_str)

@@ -39,7 +39,10 @@ CITATION = re.compile(
     r"\[\s*(?:(?:sources?|papers?|refs?)\s*|#)?(\d{1,3}(?:\s*(?:,|;|and|&|-|–)\s*#?\d{1,3})*)\s*\]",
     re.IGNORECASE,
 )
+#: What an unfinished marker at the end of a chunk can look like ("[", "[1", "[Source 1, ").
+_PARTIAL = re.compile(r"[ \t]?\[\s*(?:s(?:o(?:u(?:r(?:c(?:e(?:s)?)?)?)?)?)?\s*|#)?[\d\s,;&\-–and]*", re.IGNORECASE)
 _FENCE_TAG = re.compile(r"<(\s*/?\s*source\b)", re.IGNORECASE)
+_SPACED_CITATION = re.compile(r"([ \t]?)" + CITATION.pattern, re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"“”\n]{12,220})[\"”]")
 #: A marker still open at the end of a chunk is held back at most this long.
 _HOLD_CHARS = 24
@@ -132,7 +135,10 @@ class CitationFilter:
         text = self._pending + chunk
         self._pending = ""
         start = text.rfind("[")
-        if start != -1 and "]" not in text[start:] and len(text) - start < _HOLD_CHARS:
+        if start > 0 and text[start - 1] in " \t":  # hold the space too: it goes if the marker goes
+            start -= 1
+        tail = text[start:] if start != -1 else ""
+        if tail and len(tail) < _HOLD_CHARS and _PARTIAL.fullmatch(tail):
             text, self._pending = text[:start], text[start:]
         return self._clean(text)
 
@@ -141,18 +147,18 @@ class CitationFilter:
         return self._clean(text)
 
     def _clean(self, text: str) -> str:
-        return CITATION.sub(self._marker, text)
+        return _SPACED_CITATION.sub(self._marker, text)
 
     def _marker(self, match: re.Match[str]) -> str:
         kept = []
-        for number in marker_numbers(match.group(1)):
+        for number in marker_numbers(match.group(2)):
             if 1 <= number <= self.sources:
                 kept.append(number)
                 if number not in self.cited:
                     self.cited.append(number)
             elif number not in self.dropped:
                 self.dropped.append(number)
-        return "".join(f"[{n}]" for n in kept)
+        return match.group(1) + "".join(f"[{n}]" for n in kept) if kept else ""
 
 
 def unverified_titles(text: str, papers: Sequence[Paper]) -> list[str]:

@@ -7,13 +7,22 @@
         print(paper.citation)
     print(pc.ask("Which orals study DP-SGD?").text)
 
+    # streaming: text chunks as the model writes them, then the final Answer
+    for item in pc.stream_ask("Which orals study DP-SGD?"):
+        print(item if isinstance(item, str) else "", end="", flush=True)
+
+    # a conversation: history is a list of (message, Answer) pairs, oldest first
+    history = []
+    for message in ["Which orals involve differential privacy?", "Who wrote the second one?"]:
+        history.append((message, pc.chat(message, history)))
+
 The CLI and the page are thin edges over this class.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +51,12 @@ class PaperChat:
         *,
         settings: Settings | None = None,
         llm: str | None = None,
+        llm_model: str | None = None,
         chroma_url: str | None = None,
         embedder: str | None = None,
     ) -> None:
         base = settings or load_settings()
-        overrides = {"data_dir": data_dir, "llm": llm, "chroma_url": chroma_url, "embedder": embedder}
+        overrides = {"data_dir": data_dir, "llm": llm, "llm_model": llm_model, "chroma_url": chroma_url, "embedder": embedder}
         self.settings = base.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         if data_dir is not None:
             self.settings.data_dir = Path(data_dir)
@@ -108,6 +118,9 @@ class PaperChat:
     ) -> IngestReport:
         """Parse and store listings; see :func:`ingest.pipeline.ingest_paths`."""
         if rebuild:
+            missing = [str(p) for p in paths if not Path(p).exists()]
+            if missing:
+                raise FileNotFoundError(f"not rebuilding: no such listing {', '.join(missing)}")
             self.drop_store()
         report = ingest_paths(
             paths,
@@ -142,6 +155,41 @@ class PaperChat:
     def ask(self, question: str, where: dict[str, Any] | None = None) -> Answer:
         """An answer with citations built from the retrieved records."""
         return self.query_engine.answer(question, where=where)
+
+    def stream_ask(self, question: str, where: dict[str, Any] | None = None) -> Iterator[str | Answer]:
+        """Stream an answer: ``str`` chunks as the model writes them, then the final ``Answer``.
+
+        Normally the chunks concatenate to ``answer.text`` (model text, then its verified
+        sources). When they do not — a backend failed mid-stream, or the model cited nothing
+        valid and the extractive list took over — replace what was shown with ``answer.text``.
+        """
+        return self.query_engine.stream_answer(question, where=where)
+
+    def chat(
+        self, message: str, history: Sequence[tuple[str, Answer]] = (), where: dict[str, Any] | None = None
+    ) -> Answer:
+        """Answer a conversational message; ``history`` is ``(message, Answer)`` pairs, oldest first.
+
+        "those", "the second one", "it" refer to the previous answer's papers; its filters are
+        kept unless the message names another value (or ``where`` is given). See :mod:`app.chat`.
+        """
+        from app.backends import final_answer
+
+        return final_answer(self.stream_chat(message, history, where=where))
+
+    def stream_chat(
+        self, message: str, history: Sequence[tuple[str, Answer]] = (), where: dict[str, Any] | None = None
+    ) -> Iterator[str | Answer]:
+        """:meth:`chat`, streamed like :meth:`stream_ask`."""
+        from app.chat import stream_turn
+
+        return stream_turn(self.query_engine, message, history, where)
+
+    def chat_engine(self, where: dict[str, Any] | None = None):
+        """A llama-index chat engine (``.chat``, ``.stream_chat``, ``.reset``) keeping its own history."""
+        from app.chat import PaperChatEngine
+
+        return PaperChatEngine(self.query_engine, where=where)
 
     def stats(self) -> dict[str, Any]:
         """Counts of records, with and without title/abstract, by venue and status."""

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 _STATUS_WORDS: dict[str, str] = {
     "oral": "Oral",
     "orals": "Oral",
+    # At a conference the talks are the orals; spotlights and posters are presented at posters.
+    "talk": "Oral",
+    "talks": "Oral",
     "spotlight": "Spotlight",
     "spotlights": "Spotlight",
     "poster": "Poster",

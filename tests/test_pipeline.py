@@ -114,16 +114,26 @@ def test_directory_ingests_the_listing_files_inside(tmp_path):
     listings = tmp_path / "listings"
     listings.mkdir()
     shutil.copy(FIXTURES / "tiny_paperscool.txt", listings)
-    shutil.copy(FIXTURES / "tiny.csv", listings)
+    (listings / "more.jsonl").write_text(
+        '{"title": "Sorting Networks Revisited", "authors": ["Donald Knuth"], "abstract": "Comparators."}\n'
+        '{"title": "Garbage Collection at Scale", "authors": ["John McCarthy"], "abstract": "Heaps."}\n',
+        encoding="utf-8",
+    )
     (listings / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # hidden clutter is skipped
 
     pc = PaperChat(data_dir=tmp_path / "store")
     report = pc.ingest([listings], progress=False)
 
     assert report.ok, report.lines()
-    assert sorted(Path(f.path).name for f in report.files) == ["tiny.csv", "tiny_paperscool.txt"]
-    assert report.records == 6
-    assert {r.title for r in pc.searcher.records} >= {"CSV Paper One", "A Paper Numbered Three"}
+    assert sorted(Path(f.path).name for f in report.files) == ["more.jsonl", "tiny_paperscool.txt"]
+    assert report.records == 5
+    assert {r.title for r in pc.searcher.records} == {
+        "Fast & Slow Gradient Descent",
+        "[CLS] Tokens Considered Harmful",
+        "A Paper Numbered Three",
+        "Sorting Networks Revisited",
+        "Garbage Collection at Scale",
+    }
 
 
 def test_untitled_record_is_citable_without_inventing_a_title(bundled_store):

@@ -98,7 +98,10 @@ class StoreUnavailableError(Exception):
     """The Chroma server named by the settings cannot be reached."""
 
     def __init__(self, url: str, cause: object = None) -> None:
-        port = urlparse(url).port or 8000
+        try:
+            port = urlparse(url if "://" in url else f"http://{url}").port or 8000
+        except ValueError:
+            port = 8000
         detail = f" ({cause})" if cause else ""
         super().__init__(
             f"Cannot reach the Chroma server at {url}{detail}. Start it with "
@@ -191,7 +194,7 @@ class PaperStore:
                         ) from None
                     col = client.get_or_create_collection(
                         collection,
-                        configuration=_collection_configuration(search_ef),  # type: ignore[arg-type]
+                        configuration=_collection_configuration(search_ef),
                         metadata=identity.to_metadata(),
                         embedding_function=None,
                     )
@@ -410,6 +413,28 @@ class PaperStore:
     def location(self) -> str:
         """Where the store lives (directory or server URL), for messages."""
         return self._location
+
+    @classmethod
+    def drop(cls, data_dir: Path, chroma_url: str | None = None, collection: str = "papers") -> None:
+        """Delete the collection (``ingest --rebuild``); a store that is not there is no error."""
+        import chromadb
+        from chromadb.errors import NotFoundError
+
+        if chroma_url:
+            client = cls._http_client(chroma_url)
+        else:
+            chroma_dir = Path(data_dir) / "chroma"
+            if not chroma_dir.is_dir():
+                return
+            client = chromadb.PersistentClient(path=str(chroma_dir), settings=_client_settings())
+        try:
+            with _guard(chroma_url):
+                try:
+                    client.delete_collection(collection)
+                except NotFoundError:
+                    pass
+        finally:
+            _close_client(client)
 
     def close(self) -> None:
         """Release the client; a local directory is unlocked for another process after this."""

@@ -1,0 +1,244 @@
+"""Render ``results.json`` as ``REPORT.md``: tables, targets met or missed, how to rerun.
+
+The report is generated only from the results file, so it can be re-rendered after editing
+this module without measuring again: ``python -m bench.report bench/results``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.quality import METRICS
+
+SYSTEM_ORDER = ("paperchat", "llama-index tutorial", "BM25 alone", "dense alone")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub markdown table; numbers are formatted by :func:`cell`."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _systems(summaries: dict[str, Any]) -> list[str]:
+    return [s for s in SYSTEM_ORDER if s in summaries] + [s for s in summaries if s not in SYSTEM_ORDER]
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def header(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    load_end = results.get("load_end", [])
+    return "\n".join([
+        "# paperchat benchmarks",
+        "",
+        f"- mode: **{results['mode']}**, command `{results['command']}`, {results['wall_seconds'] / 60:.1f} min wall",
+        f"- date: {m['date']}; commit `{m['commit']}`",
+        f"- machine: {m['cpus']} CPUs ({m['cpu_model']}), {m.get('ram_gb', '?')} GB RAM, "
+        f"{m['platform']}, Python {m['python']}",
+        f"- load average (1, 5, 15 min) at start {m['load_average']}, at end {load_end}: "
+        "the machine is shared, and a load above the core count slows every figure here "
+        "(MODELS.md: up to ~2x against an idle machine).",
+        "- gold answers are positions in the ICML 2024 orals listing; papers map to them through "
+        "provenance, as in `paperchat eval`. Question sets: "
+        + ", ".join(f"{k} ({v} questions)" for k, v in results["question_sets"].items()) + ".",
+    ])  # fmt: skip
+
+
+def quality_section(results: dict[str, Any]) -> str:
+    out = ["## 1. Quality, side by side", "",
+           "Rank metrics score each system's ranking; **completeness** (citation recall) and "
+           "**precision** score what it would show: paperchat's relevance-kept list, a "
+           "baseline's top 5 (`similarity_top_k=5`). **declined** is the share of unanswerable "
+           "questions answered with nothing; baselines always return 5 papers, so 0. "
+           "BM25 alone indexes title + abstract (no authors) with paperchat's tokenizer; dense "
+           "alone is paperchat's Chroma store, best chunk per paper; the llama-index tutorial "
+           "baseline is `VectorStoreIndex` + `ChromaVectorStore` (fresh collection, Chroma "
+           "defaults) + default `SentenceSplitter`, text = title + abstract, same MiniLM embedder.",
+           ""]  # fmt: skip
+    for corpus, summaries in results["quality"].items():
+        systems = _systems(summaries)
+        ratios = results["ratios"][corpus]
+        out += [f"### {corpus}", ""]
+        rows = [[name, *(summaries[name]["overall"].get(m) for m in METRICS), summaries[name]["list_completeness"]]
+                for name in systems]  # fmt: skip
+        rows.append(["ratio paperchat / best alternative", *(ratios["overall"][m] for m in METRICS),
+                     _list_ratio(summaries)])  # fmt: skip
+        out += [table(["overall", *METRICS, "list completeness"], rows), ""]
+        types = sorted(summaries["paperchat"]["groups"])
+        for metric in ("ndcg@10", "completeness"):
+            trows = []
+            for t in types:
+                if metric not in summaries["paperchat"]["groups"][t]:
+                    continue
+                values = [summaries[s]["groups"].get(t, {}).get(metric) for s in systems]
+                trows.append([f"{t} (n={summaries['paperchat']['groups'][t]['n']})", *values, ratios[t][metric]])
+            out += [f"{metric} per question type:", "", table(["type", *systems, "ratio"], trows), ""]
+        out += ["<details><summary>every metric per type and system</summary>", ""]
+        full = []
+        for t in types:
+            for s in systems:
+                values = summaries[s]["groups"].get(t, {})
+                full.append([t, s, *(values.get(m) for m in METRICS)])
+        out += [table(["type", "system", *METRICS], full), "", "</details>", ""]
+        sets = summaries["paperchat"].get("sets", {})
+        if len(sets) > 1:
+            srows = [[s, *(summaries[s]["sets"][k].get("ndcg@10") for k in sets)] for s in systems]
+            out += ["nDCG@10 per question set:", "", table(["system", *sets], srows), ""]
+    return "\n".join(out)
+
+
+def _list_ratio(summaries: dict[str, Any]) -> float:
+    mine = summaries["paperchat"]["list_completeness"]
+    best = max(v["list_completeness"] for k, v in summaries.items() if k != "paperchat")
+    return mine / best if best else math.nan
+
+
+def speed_section(results: dict[str, Any]) -> str:
+    speed = results["speed"]
+    rows = [[name, s["p50"], s["p95"], s["mean"], s["n"]] for name, s in speed["stages"].items()]
+    conc = [[c["clients"], c["p50"], c["p95"], c["qps"], c["n"]] for c in speed["concurrency"]]
+    ov = speed["overhead"]
+    return "\n".join([
+        f"## 2. Speed (warm, {speed['corpus']})", "",
+        "Milliseconds per question, nearest-rank percentiles after one warm-up pass over the "
+        "questions, cycling all questions of both sets.", "",
+        table(["stage", "p50 ms", "p95 ms", "mean ms", "queries"], rows), "",
+        f"Full search / embedding floor: **{ov['p50']:.1f}x** at p50, **{ov['p95']:.1f}x** at p95.", "",
+        "Concurrent clients (threads sharing one engine, full search):", "",
+        table(["clients", "p50 ms", "p95 ms", "questions/s", "queries"], conc),
+    ])  # fmt: skip
+
+
+def ingest_section(results: dict[str, Any]) -> str:
+    rows, phases = [], []
+    for p in results["points"]:
+        if p.get("incremental"):
+            continue
+        floor = p.get("floor") or {}
+        records = p["records"]
+        per_text = floor.get("texts_per_s")
+        floor_records = records / floor["seconds"] if floor else None
+        whole = records / p["ingest_seconds"]
+        parse_s = p["phases"].get("parse", 0.0)
+        llama = results.get("llama", {}).get(p["corpus"], {})
+        rows.append([
+            p["corpus"], records, p["embedded_chunks"], p["parsed_entries"] / parse_s if parse_s else None,
+            per_text, floor.get("best_batch"), floor_records, whole,
+            (floor["seconds"] / p["ingest_seconds"]) if floor else None,
+            llama.get("records_per_s"), p["ingest_peak_rss_mb"], p["disk_bytes"] / records,
+        ])  # fmt: skip
+        phases.append([p["corpus"], p["ingest_seconds"], *(p["phases"].get(k, 0.0) for k in
+                       ("parse", "merge", "chunk", "embed", "write", "read_store"))])  # fmt: skip
+    return "\n".join([
+        "## 3. Ingest", "",
+        "Whole ingest is `PaperChat.ingest` from listing files to a searchable store. The floor "
+        "embeds exactly the texts that ingest embedded, with the batch size that was fastest on a "
+        "probe sample, in one sorted pass: nothing an ingest does can beat it.", "",
+        table(["corpus", "records", "chunks", "parse entries/s", "floor chunks/s", "best batch",
+               "floor records/s", "whole ingest records/s", "whole / floor", "llama-index build records/s",
+               "peak RSS MB", "disk bytes/record"], rows), "",  # fmt: skip
+        "Where the whole-ingest seconds go (timed by wrapping the functions the pipeline calls):", "",
+        table(["corpus", "total s", "parse", "merge", "chunk", "embed", "write (Chroma)", "read store"], phases),
+    ])  # fmt: skip
+
+
+def scale_section(results: dict[str, Any]) -> str:
+    rows = []
+    for p in results["points"]:
+        q = p["quality"]
+        rows.append([
+            p["records"], p["with_abstract"], p["corpus"], p["ingest_seconds"], p["cumulative_ingest_seconds"],
+            p["open_seconds"], p["search_ms"]["p50"], p["search_ms"]["p95"], p["ingest_peak_rss_mb"],
+            p["search_rss_mb"], p["disk_bytes"] / p["records"],
+            q["paperchat"]["overall"].get("ndcg@10"), q["BM25 alone"]["overall"].get("ndcg@10"),
+            q["dense alone"]["overall"].get("ndcg@10"), q["paperchat"]["list_completeness"],
+            q["paperchat"]["overall"].get("precision"), q["paperchat"]["overall"].get("declined"),
+        ])  # fmt: skip
+    notes = results.get("scale_notes", [])
+    return "\n".join([
+        "## 4. Scale curve", "",
+        *notes, "",
+        table(["records", "with abstract", "corpus", "ingest s (this step)", "ingest s (cumulative)", "open s",
+               "search p50 ms", "search p95 ms", "ingest peak RSS MB", "serving RSS MB", "disk bytes/record",
+               "nDCG@10 paperchat", "nDCG@10 BM25", "nDCG@10 dense", "list completeness", "precision",
+               "declined"], rows),  # fmt: skip
+        "", "![latency vs size](scale_latency.png)", "", "![ingest vs size](scale_ingest.png)",
+    ])
+
+
+def server_section(results: dict[str, Any]) -> str:
+    server = results.get("server") or {}
+    if "error" in server or not server:
+        return f"## 5. Server mode\n\nnot measured: {server.get('error', 'skipped')}"
+    rows = []
+    for stage in server["server"]:
+        emb, srv = server["embedded"][stage], server["server"][stage]
+        rows.append([stage, emb["p50"], emb["p95"], srv["p50"], srv["p95"], srv["p95"] / emb["p95"]])
+    conc = [[c["clients"], c["p50"], c["p95"], c["qps"]] for c in server.get("concurrency", [])]
+    return "\n".join([
+        f"## 5. Server mode ({server['corpus']})", "",
+        "The same store served by `chroma run --path DIR --host 127.0.0.1` (a copy of the embedded "
+        "store's directory) and searched through `PaperChat(chroma_url=...)`.", "",
+        table(["stage", "embedded p50", "embedded p95", "server p50", "server p95", "p95 server / embedded"], rows),
+        "", "Concurrent clients through the server:", "",
+        table(["clients", "p50 ms", "p95 ms", "questions/s"], conc),
+    ])  # fmt: skip
+
+
+def targets_section(results: dict[str, Any]) -> str:
+    rows = [[t["target"], t["measured"], t["met"]] for t in results["targets"]]
+    return "\n".join(["## Targets (issue 5)", "", table(["target", "measured", "met"], rows)])
+
+
+def rerun_section(results: dict[str, Any]) -> str:
+    return "\n".join([
+        "## Rerun", "",
+        "```",
+        ".venv/bin/pip install -e '.[bench]'      # matplotlib, psutil",
+        "make bench                               # = .venv/bin/python -m bench.run --quick",
+        ".venv/bin/python -m bench.run            # full: 144 -> 2,610 -> 10,000 -> 100,000 records",
+        ".venv/bin/python -m bench.run --max-size 10000   # full, capped (the 100k step embeds ~100k titles)",
+        ".venv/bin/python -m bench.report bench/results   # re-render this file from results.json",
+        "```",
+        "",
+        "Stores, synthetic listings and the server's copy live under `/tmp/paperchat-bench` "
+        "(`PAPERCHAT_BENCH_WORK`); only this report, `results.json` and the plots are kept.",
+    ])
+
+
+def render(results: dict[str, Any]) -> str:
+    sections = [header(results), targets_section(results), quality_section(results),
+                "![quality per question type](quality_by_type.png)", speed_section(results),
+                ingest_section(results), scale_section(results), server_section(results), rerun_section(results)]  # fmt: skip
+    return "\n\n".join(sections) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    out = Path(args[0] if args else "bench/results")
+    results = json.loads((out / "results.json").read_text())
+    (out / "REPORT.md").write_text(render(results))
+    print(f"wrote {out / 'REPORT.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,386 @@
+"""The functions behind the chat page, called directly over real stores (no browser).
+
+Two stores are built once per session: the bundled ICML 2024 orals (what ``make run``
+serves) and a five-paper JSONL listing with orals and posters and one hostile paper, where
+filters implied by the question ("orals") have something to narrow.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from app.paperchat import PaperChat
+from app.papers import UNTITLED_NOTE, Answer, Paper
+from app.ui import (
+    ChatHandlers,
+    ChatSession,
+    answer_events,
+    build_demo,
+    choose_filters,
+    example_questions,
+    without_implied_words,
+)
+from app.ui_render import (
+    answer_markdown,
+    bibtex,
+    bibtex_key,
+    chips_html,
+    csv_text,
+    safe_url,
+    sources_html,
+    status_html,
+    text_pieces,
+)
+
+LISTINGS = Path(__file__).resolve().parent.parent / "data" / "listings"
+XSS = "<img src=x onerror=alert(1)>"
+HOSTILE_URL = "javascript:alert(1)"
+
+SMALL_LISTING = [
+    {"title": "Auditing DP-SGD Implementations", "authors": ["Ada Lovelace", "Alan Turing"], "status": "Oral",
+     "abstract": "We audit DP-SGD implementations. Shuffling breaks the privacy accounting of DP-SGD.",
+     "url": "https://example.org/dpsgd-audit", "pdf": "https://example.org/dpsgd-audit.pdf"},
+    {"title": "Private Vision Transformers with DP-SGD", "authors": ["Grace Hopper"], "status": "Poster",
+     "abstract": "We pretrain vision transformers with DP-SGD under a strict privacy budget."},
+    {"title": None, "authors": ["Barbara Liskov", "Edsger Dijkstra"], "status": "Oral",
+     "abstract": "Differentially private clustering with DP-SGD style noise and tight accounting."},
+    {"title": "Protein Folding with Equivariant Networks", "authors": ["Rosalind Franklin"], "status": "Poster",
+     "abstract": "We predict protein structure from amino acid sequences with equivariant networks."},
+    {"title": f"Hostile {XSS} Paper", "authors": [f"Mallory {XSS}"], "status": "Poster",
+     "abstract": f"Jamming attacks on gossip protocols {XSS} and [click](javascript:alert(1)) links.",
+     "url": HOSTILE_URL},
+]
+
+
+def run(handlers: ChatHandlers, question: str, session: ChatSession | None = None, **filters):
+    """All updates of one question, and the session it was asked in."""
+    session = session if session is not None else ChatSession()
+    updates = list(handlers.respond(question, [], session, **filters))
+    return updates, session
+
+
+@pytest.fixture(scope="session")
+def bundled(tmp_path_factory) -> ChatHandlers:
+    pc = PaperChat(data_dir=tmp_path_factory.mktemp("ui-bundled") / "store")
+    pc.ingest([LISTINGS], venue="ICML", year=2024, progress=False)
+    return ChatHandlers(pc)
+
+
+@pytest.fixture(scope="session")
+def small(tmp_path_factory) -> ChatHandlers:
+    folder = tmp_path_factory.mktemp("ui-small")
+    listing = folder / "small.jsonl"
+    listing.write_text("\n".join(json.dumps(p) for p in SMALL_LISTING) + "\n", encoding="utf-8")
+    pc = PaperChat(data_dir=folder / "store")
+    pc.ingest([listing], venue="ICML", year=2024, progress=False)
+    return ChatHandlers(pc)
+
+
+# -- streaming and sources ---------------------------------------------------------------------
+
+
+def test_answer_streams_in_several_growing_pieces(bundled):
+    updates, _ = run(bundled, "Which orals involve differential privacy?")
+    texts = [u.chat[-1]["content"] for u in updates if u.chat]
+    partial = texts[1:-1]
+    assert len(partial) >= 3, texts
+    assert all(b.startswith(a[: len(a) // 2]) and len(b) > len(a) for a, b in zip(partial, partial[1:]))
+    assert updates[0].message == ""  # the question box is cleared at once
+    assert "[2]" in texts[-1].replace("&#91;", "[").replace("&#93;", "]")
+
+
+def test_sources_panel_has_one_card_per_citation_in_order(bundled):
+    updates, session = run(bundled, "Which orals involve differential privacy?")
+    answer = session.turns[-1].answer
+    final = updates[-1]
+    assert answer.citations
+    card_ids = re.findall(r'data-paper-id="([^"]+)"', final.sources)
+    assert card_ids == [p.id for p in answer.citations]
+    assert f"{answer.matched} of {answer.searched} papers matched" in final.sources
+    assert "Answered by <b>extractive</b>" in final.status
+    assert "144 papers loaded" in final.status
+    for paper in answer.citations:
+        if paper.evidence:
+            assert "<mark>" in final.sources
+
+
+def test_dp_sgd_question_cites_vip_in_chat_and_sources(bundled):
+    updates, session = run(bundled, "Which orals study DP-SGD?")
+    final = updates[-1]
+    assert any("ViP" in (p.title or "") for p in session.turns[-1].answer.citations)
+    assert "ViP" in final.chat[-1]["content"]
+    assert "ViP" in final.sources
+
+
+def test_nothing_matched_says_so(bundled):
+    updates, session = run(bundled, "Which orals study DP-SGD?", status="Poster")
+    final = updates[-1]
+    assert session.turns[-1].answer.citations == []
+    assert "0 of 0 papers matched" in final.sources
+    assert final.bibtex_path is None and final.downloads_visible is False
+
+
+def test_empty_question_asks_for_one(bundled):
+    updates, session = run(bundled, "   ")
+    assert len(updates) == 1 and "Type a question" in updates[0].status
+    assert session.turns == []
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+def test_filter_to_a_status_not_present_finds_nothing(bundled):
+    _, any_session = run(bundled, "Which orals involve differential privacy?")
+    _, filtered = run(bundled, "Which orals involve differential privacy?", status="Poster")
+    assert any_session.turns[-1].answer.citations
+    assert filtered.turns[-1].answer.citations == []
+    assert filtered.turns[-1].answer.filters == {"status": "Poster"}
+
+
+def test_filters_narrow_results_and_show_as_chips(small):
+    updates, session = run(small, "Which papers use DP-SGD?", status="Poster")
+    cited = session.turns[-1].answer.citations
+    assert cited and all(p.status == "Poster" for p in cited)
+    assert "pc-chip-user" in updates[-1].chips and "Poster" in updates[-1].chips
+
+
+def test_implied_filter_is_shown_and_can_be_removed(small):
+    updates, session = run(small, "Which orals use DP-SGD?")
+    first = session.turns[-1]
+    assert first.implied == {"status": "Oral"}
+    assert all(p.status == "Oral" for p in first.answer.citations)
+    assert "pc-chip-implied" in updates[-1].chips and updates[-1].can_drop_implied is True
+
+    again = list(small.ask_without_implied([], session))
+    second = session.turns[-1]
+    assert second.question == first.question and second.ignored == {"status": "Oral"}
+    assert second.implied == {}
+    assert {p.status for p in second.answer.citations} == {"Oral", "Poster"}
+    assert "pc-chip-ignored" in again[-1].chips
+    assert "without the implied filter status: Oral" in again[0].chat[-2]["content"]
+
+
+def test_ignore_checkbox_keeps_filters_the_user_chose(small):
+    _, session = run(small, "Which orals use DP-SGD?", status="Oral", ignore_implied=True)
+    turn = session.turns[-1]
+    assert turn.ignored == {} and turn.chosen == {"status": "Oral"}
+    assert all(p.status == "Oral" for p in turn.answer.citations)
+
+
+def test_question_rewrite_and_filter_choice():
+    assert without_implied_words("Which orals study DP-SGD?", {"status": "Oral"}) == "Which papers study DP-SGD?"
+    assert without_implied_words("Which ICML 2024 oral uses X?", {"status": "Oral", "venue": "ICML"}) == "Which paper uses X?"
+    assert choose_filters("any", "2024", "Oral") == {"year": 2024, "status": "Oral"}
+    assert choose_filters(None, "any", "") == {}
+
+
+def test_filter_chips_for_the_next_question(bundled):
+    html_text = bundled.filters_changed("ICML", "2024", "any")
+    assert "venue" in html_text and "2024" in html_text and "next question" in html_text
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+def test_sessions_do_not_share_history(bundled):
+    _, first = run(bundled, "Which orals involve differential privacy?")
+    _, second = run(bundled, "Which orals are about diffusion models?")
+    assert [t.question for t in first.turns] == ["Which orals involve differential privacy?"]
+    assert [t.question for t in second.turns] == ["Which orals are about diffusion models?"]
+    assert first.workdir != second.workdir
+    assert {p.id for p in first.turns[0].answer.citations} != {p.id for p in second.turns[0].answer.citations}
+
+
+def test_history_grows_and_new_chat_clears_it(bundled):
+    _, session = run(bundled, "Which orals involve differential privacy?")
+    run(bundled, "Which orals are about diffusion models?", session)
+    assert [q for q, _ in session.history()] == [t.question for t in session.turns] and len(session.turns) == 2
+    folder = Path(session.workdir)
+    update = bundled.new_chat(session)
+    assert update.chat == [] and update.session.turns == [] and not folder.exists()
+
+
+def test_page_state_starts_empty_for_every_tab(bundled):
+    demo = build_demo(bundled.pc)
+    states = [b for b in demo.blocks.values() if type(b).__name__ == "State"]
+    assert len(states) == 1 and isinstance(states[0].value, ChatSession) and states[0].value.turns == []
+
+
+# -- exports -----------------------------------------------------------------------------------
+
+
+def test_exports_hold_the_cited_papers(bundled):
+    updates, session = run(bundled, "Which orals involve differential privacy?")
+    final, cited = updates[-1], session.turns[-1].answer.citations
+    assert final.downloads_visible is True
+    bib = Path(final.bibtex_path).read_text(encoding="utf-8")
+    table = list(csv.DictReader(io.StringIO(Path(final.csv_path).read_text(encoding="utf-8"))))
+    assert Path(final.bibtex_path).parent == Path(session.workdir)
+    assert bib.count("@inproceedings{") == len(cited) == len(table)
+    for paper in cited:
+        if paper.title:
+            assert paper.title in bib
+    assert [row["citation"].lstrip("'") for row in table] == [p.citation for p in cited]
+    assert any("ViP" in row["title"] for row in table)
+
+
+def test_bibtex_keys_and_untitled_note():
+    titled = Paper("a", "ViP: A Private Model", ["Yaodong Yu", "Chuan Guo"], "x", "ICML", 2024, "Oral", None)
+    untitled = Paper("b", None, ["Tim Rocktäschel"], "An abstract.", "ICML", 2024, "Oral", None)
+    same = Paper("c", "ViP again", ["Ann Yu"], "y", "ICML", 2024, "Oral", None)
+    assert bibtex_key(titled) == "yu2024vip" and bibtex_key(untitled) == "rocktaschel2024untitled"
+    text = bibtex([titled, untitled, same])
+    assert "@inproceedings{yu2024vip," in text and "@inproceedings{yu2024vipa," in text
+    assert f"note = {{{UNTITLED_NOTE}}}" in text
+    assert text.count("{") == text.count("}")
+    assert "title = {ViP: A Private Model}" in text
+
+
+def test_csv_cells_cannot_run_as_formulas():
+    paper = Paper("a", "=HYPERLINK(\"http://evil\")", ["@admin"], "x", None, None, None, None)
+    row = list(csv.reader(io.StringIO(csv_text([paper]))))[1]
+    assert row[2].startswith("'=") and row[3].startswith("'@")
+
+
+# -- hostile text ------------------------------------------------------------------------------
+
+
+def hostile_paper() -> Paper:
+    return Paper(
+        id="p_evil", title=f"Evil {XSS}", authors=[f"Eve {XSS}"], abstract=XSS, venue="ICML", year=2024,
+        status="Oral", url=HOSTILE_URL, links={"pdf": " javascript:alert(2)", "site": "data:text/html,x"},
+        evidence=XSS,
+    )
+
+
+def assert_inert(markup: str, markdown: bool = False) -> None:
+    """No live tag, no script URL in an attribute, and in Markdown no link syntax left unescaped."""
+    lowered = markup.lower()
+    assert "<img" not in lowered and "onerror=alert" not in lowered.replace("&lt;img src=x onerror=alert", "")
+    assert not re.search(r"""(href|src)\s*=\s*["']?\s*(javascript|data|vbscript):""", lowered)
+    if markdown:
+        assert "](javascript:" not in lowered and "\\](javascript:" not in lowered
+
+
+def test_hostile_paper_renders_inert_in_every_part_of_the_page():
+    paper = hostile_paper()
+    answer = Answer(text=f"[1] {XSS} [click](javascript:alert(1))", citations=[paper], backend="extractive",
+                    searched=1, matched=1, filters={"status": XSS}, notices=[XSS])
+    for markup in (sources_html(answer), chips_html({"venue": XSS}, {"status": XSS}, {"year": XSS}, {"venue": XSS}),
+                   status_html({"records": 1, "listings": {XSS: 1}}, answer)):
+        assert_inert(markup)
+    assert_inert(answer_markdown(answer.text, answer.citations), markdown=True)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in sources_html(answer)
+    assert "<mark>&lt;img" in sources_html(answer)
+
+
+def test_hostile_listing_end_to_end(small):
+    updates, session = run(small, "Which papers are about jamming attacks on gossip protocols?")
+    final = updates[-1]
+    assert any("Hostile" in (p.title or "") for p in session.turns[-1].answer.citations)
+    for markup in (final.sources, final.chips, final.status):
+        assert_inert(markup)
+    assert_inert(final.chat[-1]["content"], markdown=True)
+    assert "\\[click\\]\\(javascript:" in final.chat[-1]["content"]  # shown as text, not a link
+
+
+def test_only_http_links_survive():
+    assert safe_url("https://icml.cc/virtual/2024/oral/1") == "https://icml.cc/virtual/2024/oral/1"
+    for bad in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", "java\nscript:alert(1)", " data:text/html,x",
+                "vbscript:x", "//evil.org/x", "https:///nohost", "", None):
+        assert safe_url(bad) is None, bad
+
+
+def test_citation_numbers_link_to_safe_urls_only():
+    good = Paper("a", "Good", ["A B"], "x", None, None, None, "https://example.org/good")
+    bad = Paper("b", "Bad", ["C D"], "x", None, None, None, HOSTILE_URL)
+    markdown = answer_markdown("See [1] and [2] and [3].", [good, bad])
+    assert 'href="https://example.org/good"' in markdown
+    assert markdown.count("<a ") == 1 and "javascript" not in markdown
+
+
+# -- streaming backends and examples -----------------------------------------------------------
+
+
+class StreamingPaperChat:
+    """A PaperChat stand-in whose ``stream_ask`` streams tokens, as generative backends will."""
+
+    def __init__(self, pc: PaperChat) -> None:
+        self.pc = pc
+        self.searcher = pc.searcher
+        self.calls: list[dict] = []
+
+    def stats(self):
+        return self.pc.stats()
+
+    def stream_ask(self, question, where=None):
+        self.calls.append({"question": question, "where": where})
+        answer = self.pc.ask(question, where=where)
+        yield from answer.text.split(" ")[:1]
+        yield from (" " + word for word in answer.text.split(" ")[1:])
+        answer.backend = "stub-stream"
+        answer.notices.append("openai timed out; answered by the next backend")
+        yield answer
+
+
+def test_streaming_method_is_used_token_by_token(bundled):
+    stub = StreamingPaperChat(bundled.pc)
+    handlers = ChatHandlers(stub)
+    updates, session = run(handlers, "Which orals involve differential privacy?", status="Oral")
+    assert stub.calls == [{"question": "Which orals involve differential privacy?", "where": {"status": "Oral"}}]
+    assert len(updates) > 20
+    assert session.turns[-1].answer.backend == "stub-stream"
+    assert "stub-stream" in updates[-1].status and "openai timed out" in updates[-1].status
+
+
+class AskOnly:
+    """Only ``ask``: what the page falls back to when a PaperChat cannot stream."""
+
+    def __init__(self, pc: PaperChat) -> None:
+        self.pc = pc
+
+    def ask(self, question, where=None):
+        return self.pc.ask(question, where=where)
+
+
+@pytest.mark.parametrize("make", [lambda pc: pc, AskOnly], ids=["stream_chat", "ask-only"])
+def test_whole_answers_are_split_per_citation(bundled, make):
+    events = list(answer_events(make(bundled.pc), "Which orals involve differential privacy?", [], None))
+    assert isinstance(events[-1], Answer)
+    assert "".join(events[:-1]) == events[-1].text
+    assert len(events) - 1 == len(text_pieces(events[-1].text)) == len(events[-1].citations) + 1
+
+
+def test_follow_up_refers_to_this_tabs_previous_answer(bundled):
+    _, session = run(bundled, "Which orals involve differential privacy?")
+    listed = session.turns[-1].answer.citations
+    updates, _ = run(bundled, "Who wrote the second one?", session)
+    assert [p.id for p in session.turns[-1].answer.citations] == [listed[1].id]
+    assert listed[1].id in updates[-1].sources
+    _, other_tab = run(bundled, "Who wrote the second one?")
+    assert [p.id for p in other_tab.turns[-1].answer.citations] != [listed[1].id]
+
+
+def test_example_questions_come_from_the_corpus(bundled):
+    examples = example_questions(bundled.pc)
+    assert examples[0] == "Which orals study DP-SGD?"
+    assert 2 <= len(examples) <= 4
+    assert any("co-author" in q for q in examples)
+
+
+def test_login_comes_from_the_flag_or_the_environment(monkeypatch):
+    from app.serve import auth_from, parse_auth
+
+    monkeypatch.setenv("PAPERCHAT_AUTH", "env-user:env:pass")
+    assert auth_from(None) == ("env-user", "env:pass")
+    assert auth_from("flag-user:secret") == ("flag-user", "secret")
+    monkeypatch.delenv("PAPERCHAT_AUTH")
+    assert auth_from(None) is None
+    with pytest.raises(ValueError, match="USER:PASSWORD"):
+        parse_auth("no-colon")
