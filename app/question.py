@@ -37,6 +37,11 @@ _SINGLE_CUES = re.compile(
     r"|\bthe\s+(oral|paper|talk)\s+(that|which|where|whose)\b",
     re.IGNORECASE,
 )
+_LEAD_IN = re.compile(
+    r"^\s*(?:which|what)\s+(?:orals?|papers?|talks?|works?|posters?|spotlights?)\s+"
+    r"(?:(?:are|is|was|were|do|does|did)\s+)?(?:(?:about|on)\s+)?",
+    re.IGNORECASE,
+)
 _SINGLE_AUTHOR = re.compile(
     r"\b(single|sole|one|solo|lone)[\s-]+(author|authored|writer)\b|\bsolo[\s-]authored\b|\bby one (person|researcher)\b",
     re.IGNORECASE,
@@ -88,6 +93,17 @@ def implied_filters(
                 found["venue"] = venue
                 break
     return found
+
+
+def topic_text(question: str) -> str:
+    """The question without its "Which orals are about" lead-in, for the embedder.
+
+    A small embedding model spends part of a short query's vector on the lead-in, which every
+    question shares; without it, dense similarity reflects the topic alone (measured: nDCG@10
+    up on every question set, most on paraphrases).
+    """
+    stripped = _LEAD_IN.sub("", question).strip()
+    return stripped or question
 
 
 def read_intent(question: str, venues: set[str], years: set[int], statuses: set[str]) -> QuestionIntent:

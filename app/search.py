@@ -18,7 +18,7 @@ import numpy as np
 from app.authors import AuthorIndex
 from app.keyword import KeywordIndex
 from app.papers import Paper
-from app.question import QuestionIntent, read_intent
+from app.question import QuestionIntent, read_intent, topic_text
 from app.relevance import Candidate, RelevancePolicy, decide
 from app.text import content_terms
 from ingest.records import PaperRecord
@@ -152,7 +152,7 @@ class HybridSearcher:
         """Best chunk similarity per paper among the nearest chunks."""
         if not question.strip() or not self.records:
             return {}
-        vector = self.embedder.embed([question])[0]
+        vector = self.embedder.embed([topic_text(question)])[0]
         best: dict[str, float] = {}
         for hit in self.store.query(vector, n_results=LEG_DEPTH * 2, where=chroma_where(filters)):
             if hit.paper_id in self.by_id and hit.similarity > best.get(hit.paper_id, -1.0):
