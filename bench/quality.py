@@ -92,12 +92,21 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def ratios(summaries: Mapping[str, Mapping[str, Any]], ours: str = "paperchat") -> dict[str, dict[str, float]]:
+def issue_alternatives(names: Iterable[str]) -> list[str]:
+    """The alternatives issue 5 names; the "+ implied filter" variants are for reference."""
+    return [n for n in names if n != "paperchat" and "implied filter" not in n]
+
+
+def ratios(summaries: Mapping[str, Mapping[str, Any]], ours: str = "paperchat",
+           alternatives: Iterable[str] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
     """paperchat / best alternative, per group (types and overall) and metric.
 
-    ``nan`` where the best alternative scores 0 (the ratio is unbounded, e.g. declining,
-    which no baseline ever does) or the metric does not apply to the group.
+    ``alternatives`` defaults to the issue's (see :func:`issue_alternatives`). ``nan`` where
+    the best alternative scores 0 (the ratio is unbounded, e.g. declining, which no baseline
+    ever does) or the metric does not apply to the group.
     """
+    allowed = set(issue_alternatives(summaries) if alternatives is None else alternatives) | {ours}
+    summaries = {n: s for n, s in summaries.items() if n in allowed}
     groups = {"overall": {n: s["overall"] for n, s in summaries.items()}}
     for name, s in summaries.items():
         for group, values in s["groups"].items():

@@ -23,6 +23,7 @@ def stage_latencies(pc: Any, questions: Sequence[str], n: int, llama: Any | None
         "query embedding (floor)": timed_calls(lambda q: embedder.embed([q]), questions, n),
         "BM25 alone": timed_calls(searcher.keyword.scores, questions, n),
         "Chroma query alone": timed_calls(lambda q: store.query(vectors[q], n_results=LEG_DEPTH * 2), questions, n),
+        "Chroma query, ids + distances only": timed_calls(lambda q: ids_only(store, vectors[q]), questions, n),
         "full search": timed_calls(pc.search_result, questions, n),
         "full extractive ask": timed_calls(pc.ask, questions, n),
     }
@@ -30,6 +31,17 @@ def stage_latencies(pc: Any, questions: Sequence[str], n: int, llama: Any | None
         stages["llama-index retrieve (top 5)"] = timed_calls(llama.retrieve, questions, n)
     out = {name: latency_stats(samples) for name, samples in stages.items()}
     return out
+
+
+def ids_only(store: Any, vector: Any) -> Any:
+    """The same nearest-neighbour query without documents and metadata (a diagnostic).
+
+    ``PaperStore.query`` asks Chroma for every hit's document and metadata, and chunk 0's
+    metadata carries the whole record as JSON; this shows what that costs. It reaches into
+    the store's collection because the store has no such query, on purpose: it is not
+    something the app needs, only something to measure.
+    """
+    return store._collection.query(query_embeddings=[vector], n_results=LEG_DEPTH * 2, include=["distances"])
 
 
 def overhead(stages: dict[str, Any]) -> dict[str, float]:
