@@ -106,6 +106,9 @@ class HybridSearcher:
         self.venues = {r.venue for r in self.records if r.venue}
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
+        self._field_values = {
+            key: np.array([getattr(r, key) for r in self.records], dtype=object) for key in FILTER_FIELDS
+        }
 
     def facets(self) -> dict[str, list[str | int]]:
         """Filter values present in the store, for the page's filter controls."""
@@ -145,7 +148,7 @@ class HybridSearcher:
     def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:
         mask = np.ones(len(self.records), dtype=bool)
         for key, value in filters.items():
-            mask &= np.array([getattr(r, key) == value for r in self.records], dtype=bool)
+            mask &= self._field_values[key] == value
         return mask
 
     def _dense_similarities(self, question: str, filters: dict[str, str | int]) -> dict[str, float]:

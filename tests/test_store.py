@@ -94,7 +94,7 @@ def roundtrip(store: PaperStore, embedder: Embedder) -> None:
     assert store.count_papers() == 3
     chunks = store.count_chunks()
 
-    hits = store.query(embedder.embed(["training networks with privacy guarantees"])[0], 10)
+    hits = store.query(embedder.embed(["training networks with privacy guarantees"])[0], 10, with_text=True)
     assert hits[0].paper_id == PAPERS[0].id
     assert hits[0].chunk == 0
     assert 0.3 < hits[0].similarity <= 1.0
