@@ -46,8 +46,10 @@ _SPACED_CITATION = re.compile(r"([ \t]?)" + CITATION.pattern, re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"“”\n]{12,220})[\"”]")
 #: A marker still open at the end of a chunk is held back at most this long.
 _HOLD_CHARS = 24
-#: No abstract is cut shorter than this to fit the context.
-_MIN_ABSTRACT_CHARS = 240
+#: No abstract is cut shorter than this; below it, abstracts are left out to fit the context.
+_MIN_ABSTRACT_CHARS = 160
+#: Room a source takes besides its abstract (tags, title, authors, venue).
+_SOURCE_OVERHEAD_CHARS = 220
 
 
 # -- prompt -----------------------------------------------------------------------------------
@@ -68,7 +70,9 @@ def venue_line(paper: Paper) -> str:
 def source_block(number: int, paper: Paper, abstract_chars: int) -> str:
     """One numbered, fenced source; the title falls back to the untitled form, never a guess."""
     abstract = defuse(paper.abstract) or "(no abstract in the listing)"
-    if len(abstract) > abstract_chars:
+    if abstract_chars <= 0:
+        abstract = "(left out to fit the model's context)"
+    elif len(abstract) > abstract_chars:
         abstract = abstract[:abstract_chars].rsplit(" ", 1)[0] + " …"
     return render(
         "source",
@@ -81,10 +85,16 @@ def source_block(number: int, paper: Paper, abstract_chars: int) -> str:
 
 
 def build_context(papers: Sequence[Paper], budget_chars: int) -> str:
-    """All kept papers as sources 1..n; abstracts are shortened evenly to fit the budget."""
+    """All kept papers as sources 1..n; abstracts are shortened evenly to fit the budget.
+
+    Every kept paper stays in the context (a list answer must be able to cite it); when
+    even short abstracts do not fit, abstracts are left out and titles remain.
+    """
     if not papers:
         return ""
-    per_paper = max(_MIN_ABSTRACT_CHARS, budget_chars // len(papers) - 200)
+    per_paper = budget_chars // len(papers) - _SOURCE_OVERHEAD_CHARS
+    if per_paper < _MIN_ABSTRACT_CHARS:
+        per_paper = 0
     return "\n\n".join(source_block(i, p, per_paper) for i, p in enumerate(papers, start=1))
 
 

@@ -20,6 +20,7 @@ move on without a traceback.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
 import threading
@@ -240,6 +241,17 @@ def load_gguf(path: str, n_threads: int, n_ctx: int) -> Any:
 
             _LOADED[key] = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         return _LOADED[key]
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free loaded models before interpreter teardown, when llama-cpp's own cleanup would fail."""
+    with _LOAD_LOCK:
+        for llama in _LOADED.values():
+            close = getattr(llama, "close", None)
+            if close is not None:
+                close()
+        _LOADED.clear()
 
 
 class LlamaCppChat(CustomLLM):

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,22 +46,31 @@ def latency_stats(samples_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
-def timed_calls(fn: Callable[[T], Any], items: Sequence[T], n: int, warmup: bool = True) -> list[float]:
-    """Milliseconds per call of ``fn`` over ``n`` items, cycling ``items``.
+#: Calls made before timing starts: enough for lazy loads and ONNX Runtime's first-run
+#: allocations, without paying a whole extra pass per stage.
+WARMUP_CALLS = 10
 
-    The warm-up pass calls every distinct item once first, so caches, lazy loads and the
-    ONNX session's first-run allocation are not billed to the measured calls.
+
+def timed_calls(fn: Callable[[T], Any], items: Sequence[T], n: int, warmup: bool = True) -> dict[str, float]:
+    """Latency stats of ``n`` calls of ``fn``, cycling ``items``, plus CPU ms per call.
+
+    A warm-up of :data:`WARMUP_CALLS` calls comes first, so caches, lazy loads and the
+    ONNX session's first-run allocation are not billed to the measured calls. ``cpu_mean``
+    is this process's CPU time (all threads) per call: on a shared machine wall time grows
+    with other people's load, CPU time much less, so the pair shows how contended a run was.
     """
     if warmup:
-        for item in items:
+        for item in items[:WARMUP_CALLS]:
             fn(item)
     samples: list[float] = []
+    cpu_started = time.process_time()
     for i in range(n):
         item = items[i % len(items)]
         started = time.perf_counter()
         fn(item)
         samples.append((time.perf_counter() - started) * 1000)
-    return samples
+    cpu_ms = (time.process_time() - cpu_started) * 1000
+    return {**latency_stats(samples), "cpu_mean": cpu_ms / max(1, n)}
 
 
 def concurrent_calls(fn: Callable[[T], Any], items: Sequence[T], n: int, clients: int) -> dict[str, float]:
@@ -70,7 +79,7 @@ def concurrent_calls(fn: Callable[[T], Any], items: Sequence[T], n: int, clients
     Threads, not processes: they share one engine, as a server's request handlers would, and
     onnxruntime and numpy release the GIL while they compute.
     """
-    for item in items:  # warm
+    for item in items[:WARMUP_CALLS]:
         fn(item)
     samples: list[float] = []
     lock = threading.Lock()
@@ -83,11 +92,12 @@ def concurrent_calls(fn: Callable[[T], Any], items: Sequence[T], n: int, clients
         with lock:
             samples.append(elapsed)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(one, range(n)))
     wall = time.perf_counter() - started
-    return {**latency_stats(samples), "clients": clients, "qps": n / wall}
+    cpu_ms = (time.process_time() - cpu_started) * 1000
+    return {**latency_stats(samples), "clients": clients, "qps": n / wall, "cpu_mean": cpu_ms / n}
 
 
 class Stopwatch:
@@ -148,7 +158,7 @@ def git_commit() -> str:
 def machine() -> dict[str, Any]:
     """What the figures were measured on; the load average matters on a shared machine."""
     info: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 SYSTEM_COLOURS = {"paperchat": "#1f77b4", "llama-index tutorial": "#ff7f0e", "BM25 alone": "#2ca02c",
-                  "dense alone": "#9467bd"}  # fmt: skip
+                  "dense alone": "#9467bd", "BM25 alone + implied filter": "#98df8a",
+                  "dense alone + implied filter": "#c5b0d5"}  # fmt: skip
 
 
 def _pyplot() -> Any:
@@ -30,7 +31,7 @@ def quality_by_type(corpora: dict[str, dict[str, Any]], path: Path, metric: str 
     """Grouped bars: ``metric`` per question type, one bar per system, one panel per corpus."""
     plt = _pyplot()
     fig, axes = plt.subplots(len(corpora), 1, figsize=(10, 3.6 * len(corpora)), squeeze=False)
-    for ax, (label, summaries) in zip(axes[:, 0], corpora.items()):
+    for ax, (label, summaries) in zip(axes[:, 0], corpora.items(), strict=True):
         systems = list(summaries)
         types = sorted({t for s in summaries.values() for t, v in s["groups"].items() if metric in v})
         types.append("overall")
@@ -38,16 +39,24 @@ def quality_by_type(corpora: dict[str, dict[str, Any]], path: Path, metric: str 
         for i, name in enumerate(systems):
             values = [_value(summaries[name], t, metric) for t in types]
             xs = [x + i * width for x in range(len(types))]
-            ax.bar(xs, values, width, label=name, color=SYSTEM_COLOURS.get(name))
+            ax.bar(xs, values, width, label=name, color=SYSTEM_COLOURS.get(name),
+                   hatch="//" if "filter" in name else None, edgecolor="white")
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(types))], types)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel(metric)
         ax.set_title(f"{metric} per question type: {label}")
-        ax.legend(fontsize=8, ncol=4, loc="lower left")
+        ax.legend(fontsize=7, ncol=3, loc="lower left", framealpha=0.9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _size_axis(ax: Any, sizes: list[int]) -> None:
+    """Log scale labelled at the measured sizes only, so ticks read "2,610", not "2x10^3"."""
+    ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(sizes, [f"{s:,}" for s in sizes], fontsize=8)
 
 
 def latency_vs_size(points: list[dict[str, Any]], path: Path, target_ms: dict[int, float]) -> Path:
@@ -58,9 +67,11 @@ def latency_vs_size(points: list[dict[str, Any]], path: Path, target_ms: dict[in
     ax.plot(sizes, [p["search_ms"]["p50"] for p in points], "o-", label="full search p50")
     ax.plot(sizes, [p["search_ms"]["p95"] for p in points], "s-", label="full search p95")
     for size, ms in target_ms.items():
+        if size > max(sizes):
+            continue  # a target for a size this run did not reach
         ax.plot([size], [ms], "rx", markersize=10)
         ax.annotate(f"target p95 {ms:.0f} ms", (size, ms), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    ax.set_xscale("log")
+    _size_axis(ax, sizes)
     ax.set_xlabel("records in the store")
     ax.set_ylabel("ms per question (warm)")
     ax.set_title("Search latency against corpus size")
@@ -86,7 +97,7 @@ def ingest_vs_size(points: list[dict[str, Any]], path: Path) -> Path:
     axes[2].plot(sizes, [p["disk_bytes"] / p["records"] / 1024 for p in points], "o-")
     axes[2].set_ylabel("KB on disk per record")
     for ax in axes:
-        ax.set_xscale("log")
+        _size_axis(ax, sizes)
         ax.set_xlabel("records")
         ax.grid(True, alpha=0.3)
     fig.suptitle("Ingest against corpus size")

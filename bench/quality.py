@@ -19,8 +19,8 @@ from app.metrics import (
     citation_recall,
     load_questions,
     ndcg_at_k,
-    reciprocal_rank,
     recall_at_k,
+    reciprocal_rank,
     summarize,
 )
 from bench.common import REPO
@@ -74,21 +74,46 @@ def evaluate(system: System, sets: Mapping[str, Sequence[Question]]) -> list[dic
             retrieval = system.run(question.question)
             row = score(question, positions(retrieval.ranked, REFERENCE), positions(retrieval.returned, REFERENCE))
             row["set"] = set_name
+            row["question"] = question.question
             rows.append(row)
     return rows
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Means per type and overall, per question set, and list-question completeness."""
-    plain = [{k: v for k, v in r.items() if k not in ("id", "set")} for r in rows]
-    out = summarize(plain)
-    out["sets"] = {
-        name: summarize([{k: v for k, v in r.items() if k not in ("id", "set")} for r in rows if r["set"] == name])["overall"]
-        for name in sorted({r["set"] for r in rows})
-    }
+    def numeric(subset: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k not in ("id", "set", "question")} for r in subset]
+
+    out = summarize(numeric(rows))
+    out["sets"] = {name: summarize(numeric([r for r in rows if r["set"] == name]))["overall"]
+                   for name in sorted({r["set"] for r in rows})}  # fmt: skip
     list_rows = [r["completeness"] for r in rows if r["type"] in LIST_TYPES and "completeness" in r]
     out["list_completeness"] = sum(list_rows) / len(list_rows) if list_rows else math.nan
     out["list_n"] = len(list_rows)
+    return out
+
+
+def behind(rows_by_system: Mapping[str, list[dict[str, Any]]], ours: str = "paperchat",
+           metrics: Sequence[str] = ("ndcg@10", "completeness", "declined")) -> list[dict[str, Any]]:
+    """Questions where paperchat scores below the best of the issue's alternatives.
+
+    These are the questions to look at first: each names the metric, both scores and which
+    system did better.
+    """
+    others = issue_alternatives(rows_by_system)
+    by_id = {name: {r["id"]: r for r in rows_by_system[name]} for name in rows_by_system}
+    out = []
+    for row in rows_by_system[ours]:
+        for metric in metrics:
+            if metric not in row:
+                continue
+            scores = {name: by_id[name][row["id"]].get(metric, 0.0) for name in others if row["id"] in by_id[name]}
+            if not scores:
+                continue
+            best = max(scores, key=scores.get)
+            if row[metric] + 1e-9 < scores[best]:
+                out.append({"id": row["id"], "type": row["type"], "question": row.get("question", ""),
+                            "metric": metric, "ours": row[metric], "best": scores[best], "by": best})  # fmt: skip
     return out
 
 

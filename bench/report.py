@@ -109,6 +109,11 @@ def quality_section(results: dict[str, Any]) -> str:
                 values = summaries[s]["groups"].get(t, {})
                 full.append([t, s, *(values.get(m) for m in METRICS)])
         out += [table(["type", "system", *METRICS], full), "", "</details>", ""]
+        lagging = results.get("behind", {}).get(corpus, [])
+        if lagging:
+            brows = [[b["id"], b["type"], b["metric"], b["ours"], b["best"], b["by"], b["question"][:90]] for b in lagging]
+            out += [f"Questions where paperchat is behind the best of the issue's alternatives ({len(lagging)}):", "",
+                    table(["id", "type", "metric", "paperchat", "best", "by", "question"], brows), ""]  # fmt: skip
         sets = summaries["paperchat"].get("sets", {})
         if len(sets) > 1:
             srows = [[s, *(summaries[s]["sets"][k].get("ndcg@10") for k in sets)] for s in systems]
@@ -124,17 +129,19 @@ def _list_ratio(summaries: dict[str, Any], alternatives: Sequence[str]) -> float
 
 def speed_section(results: dict[str, Any]) -> str:
     speed = results["speed"]
-    rows = [[name, s["p50"], s["p95"], s["mean"], s["n"]] for name, s in speed["stages"].items()]
-    conc = [[c["clients"], c["p50"], c["p95"], c["qps"], c["n"]] for c in speed["concurrency"]]
+    rows = [[name, s["p50"], s["p95"], s["mean"], s.get("cpu_mean"), s["n"]] for name, s in speed["stages"].items()]
+    conc = [[c["clients"], c["p50"], c["p95"], c["qps"], c.get("cpu_mean"), c["n"]] for c in speed["concurrency"]]
     ov = speed["overhead"]
     return "\n".join([
         f"## 2. Speed (warm, {speed['corpus']})", "",
         "Milliseconds per question, nearest-rank percentiles after one warm-up pass over the "
-        "questions, cycling all questions of both sets.", "",
-        table(["stage", "p50 ms", "p95 ms", "mean ms", "queries"], rows), "",
-        f"Full search / embedding floor: **{ov['p50']:.1f}x** at p50, **{ov['p95']:.1f}x** at p95.", "",
+        "questions, cycling all questions of both sets. CPU ms is this process's CPU time (all "
+        "threads) per question: when wall time is well above it, the machine was busy.", "",
+        table(["stage", "p50 ms", "p95 ms", "mean ms", "CPU ms", "queries"], rows), "",
+        f"Full search / embedding floor: **{ov['p50']:.1f}x** at p50, **{ov['p95']:.1f}x** at p95 "
+        f"({ov.get('cpu', float('nan')):.1f}x in CPU time).", "",
         "Concurrent clients (threads sharing one engine, full search):", "",
-        table(["clients", "p50 ms", "p95 ms", "questions/s", "queries"], conc),
+        table(["clients", "p50 ms", "p95 ms", "questions/s", "CPU ms", "queries"], conc),
     ])  # fmt: skip
 
 
@@ -154,6 +161,7 @@ def ingest_section(results: dict[str, Any]) -> str:
             p["corpus"], records, p["embedded_chunks"], p["parsed_entries"] / parse_s if parse_s else None,
             per_text, floor.get("best_batch"), floor_records, whole,
             (floor["seconds"] / p["ingest_seconds"]) if floor else None,
+            (floor["cpu_seconds"] / p["ingest_cpu_seconds"]) if floor else None,
             llama.get("records_per_s"), p["ingest_peak_rss_mb"], p["disk_bytes"] / records,
         ])  # fmt: skip
         phases.append([p["corpus"], p["ingest_seconds"], *(p["phases"].get(k, 0.0) for k in
@@ -164,7 +172,8 @@ def ingest_section(results: dict[str, Any]) -> str:
         "embeds exactly the texts that ingest embedded, with the batch size that was fastest on a "
         "probe sample, in one sorted pass: nothing an ingest does can beat it.", "",
         table(["corpus", "records", "chunks", "parse entries/s", "floor chunks/s", "best batch",
-               "floor records/s", "whole ingest records/s", "whole / floor", "llama-index build records/s",
+               "floor records/s", "whole ingest records/s", "whole / floor", "whole / floor (CPU)",
+               "llama-index build records/s",
                "peak RSS MB", "disk bytes/record"], rows), "",  # fmt: skip
         "Where the whole-ingest seconds go (timed by wrapping the functions the pipeline calls):", "",
         table(["corpus", "total s", "parse", "merge", "chunk", "embed", "write (Chroma)", "read store"], phases),
@@ -243,6 +252,7 @@ def rerun_section(results: dict[str, Any]) -> str:
         "make bench                               # = .venv/bin/python -m bench.run --quick",
         ".venv/bin/python -m bench.run            # full: 144 -> 2,610 -> 10,000 -> 100,000 records",
         ".venv/bin/python -m bench.run --max-size 10000   # full, capped (the 100k step embeds ~100k titles)",
+        ".venv/bin/python -m bench.run --quick --reuse    # re-measure quality/speed on the stores already built",
         ".venv/bin/python -m bench.report bench/results   # re-render this file from results.json",
         "```",
         "",
