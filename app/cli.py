@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -143,19 +144,30 @@ def _paperchat(args: argparse.Namespace, **extra: Any):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    # SIGTERM (``kill``, a container stopping) unwinds like Ctrl-C, so the ingest undoes its
+    # partial writes instead of dying in the middle of them.
+    signal.signal(signal.SIGTERM, _interrupt)
     pc = _paperchat(args)
-    report = pc.ingest(
-        args.paths,
-        format=args.format,
-        venue=args.venue,
-        year=args.year,
-        status=args.status,
-        progress=False if args.no_progress else None,
-        rebuild=args.rebuild,
-    )
+    try:
+        report = pc.ingest(
+            args.paths,
+            format=args.format,
+            venue=args.venue,
+            year=args.year,
+            status=args.status,
+            progress=False if args.no_progress else None,
+            rebuild=args.rebuild,
+        )
+    except KeyboardInterrupt:
+        print("paperchat: interrupted; the store is as it was before this ingest", file=sys.stderr)
+        return 130
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_search(args: argparse.Namespace) -> int:

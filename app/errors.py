@@ -6,13 +6,21 @@ from app.backends import BackendError
 from app.search import FilterError
 from ingest.parsers import ListingParseError
 from prompts import PromptTemplateError
-from vectorstore.store import StoreMismatchError, StoreMissingError, StoreUnavailableError
+from vectorstore.lock import StoreBusyError
+from vectorstore.store import (
+    StoreCorruptError,
+    StoreMismatchError,
+    StoreMissingError,
+    StoreUnavailableError,
+)
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     BackendError,
     FilterError,
     ListingParseError,
     PromptTemplateError,
+    StoreBusyError,
+    StoreCorruptError,
     StoreMismatchError,
     StoreMissingError,
     StoreUnavailableError,

@@ -35,6 +35,7 @@ from ingest.chunking import CHUNKING_VERSION
 from ingest.parsers import ListingDefaults
 from ingest.pipeline import IngestReport, ingest_paths
 from vectorstore.embedding import Embedder, make_embedder
+from vectorstore.lock import store_write_lock
 from vectorstore.store import PaperStore, StoreIdentity
 
 
@@ -116,21 +117,27 @@ class PaperChat:
         progress: bool | None = None,
         rebuild: bool = False,
     ) -> IngestReport:
-        """Parse and store listings; see :func:`ingest.pipeline.ingest_paths`."""
-        if rebuild:
-            missing = [str(p) for p in paths if not Path(p).exists()]
-            if missing:
-                raise FileNotFoundError(f"not rebuilding: no such listing {', '.join(missing)}")
-            self.drop_store()
-        report = ingest_paths(
-            paths,
-            self.store(create=True),
-            self.embedder,
-            format=format,
-            defaults=ListingDefaults(venue=venue, year=year, status=status),
-            progress=progress,
-            max_tokens=self.embedder.max_tokens,
-        )
+        """Parse and store listings; see :func:`ingest.pipeline.ingest_paths`.
+
+        Holds the store's write lock from the ``rebuild`` drop to the end, so another process
+        gets :class:`~vectorstore.lock.StoreBusyError` instead of a half-built store.
+        """
+        with store_write_lock(self.settings.data_dir, self.settings.chroma_url):
+            if rebuild:
+                missing = [str(p) for p in paths if not Path(p).exists()]
+                if missing:
+                    raise FileNotFoundError(f"not rebuilding: no such listing {', '.join(missing)}")
+                self.drop_store()
+            report = ingest_paths(
+                paths,
+                self.store(create=True),
+                self.embedder,
+                format=format,
+                defaults=ListingDefaults(venue=venue, year=year, status=status),
+                progress=progress,
+                max_tokens=self.embedder.max_tokens,
+                max_listing_bytes=self.settings.max_listing_mb * 1024 * 1024,
+            )
         self._searcher = None
         self._engine = None
         return report
@@ -140,7 +147,8 @@ class PaperChat:
         if self._store is not None:
             self._store.close()
             self._store = None
-        PaperStore.drop(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
+        with store_write_lock(self.settings.data_dir, self.settings.chroma_url):
+            PaperStore.drop(self.settings.data_dir, self.settings.chroma_url, self.settings.collection)
         self._searcher = None
         self._engine = None
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     embed_threads: int | None = Field(None, description="Threads for the embedder (default: all cores).")
     search_ef: int = Field(128, description="HNSW search breadth; higher is slower and more exact.")
+    max_listing_mb: int = Field(
+        64, ge=1, description="Largest listing file ingest reads, in MB; bigger files are refused."
+    )
     llm: str = Field(
         "auto",
         description="Answer backend: auto, openai, openai-compatible, local, extractive.",

@@ -3,6 +3,22 @@
 Re-ingesting is idempotent: records are merged into the stored ones (ids are kept), and only
 records whose content changed are chunked and embedded again. A file that cannot be parsed
 is reported with its path and position and skipped; the other files still ingest.
+
+A run either completes or leaves the store as it found it:
+
+* it holds the store's write lock throughout (:mod:`vectorstore.lock`), so no other process
+  writes in between;
+* before overwriting papers it snapshots what was stored for them, and if anything raises
+  while it writes (the embedder fails, Chroma refuses a write, Ctrl-C or SIGTERM arrives) it
+  deletes what it wrote and puts the snapshots back before re-raising;
+* a run that cannot clean up (SIGKILL, power loss) leaves papers whose chunk 0 (written last,
+  holding the content hash) is old or missing; the next run finds them with
+  :meth:`~vectorstore.store.PaperStore.damage` and writes them again, so re-running the same
+  command converges to what an uninterrupted run would have stored;
+* the one thing a re-run cannot fix is a SIGKILL that lands while Chroma itself writes its
+  HNSW index files (every 1,000 vectors): they can be left torn. The writer's marker file
+  makes the next open check the store in a child process and raise
+  :class:`~vectorstore.store.StoreCorruptError`, which names ``paperchat ingest --rebuild``.
 """
 
 from __future__ import annotations
@@ -18,10 +34,15 @@ from tqdm import tqdm
 
 from ingest.chunking import embedding_text_chunks
 from ingest.merge import merge_records
-from ingest.parsers import ListingDefaults, ListingParseError, parse_listing
+from ingest.parsers import (
+    DEFAULT_MAX_LISTING_BYTES,
+    ListingDefaults,
+    ListingParseError,
+    parse_listing,
+)
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
-from vectorstore.store import PaperStore
+from vectorstore.store import PaperStore, StoredChunks
 
 #: Chunks embedded per model call; larger batches gain little on 2 cores and delay progress.
 EMBED_BATCH = 32
@@ -48,6 +69,7 @@ class FileReport:
     updated: int = 0
     unchanged: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
     def summary(self) -> str:
@@ -59,6 +81,8 @@ class FileReport:
         )
         if self.problems:
             line += f", skipped {len(self.problems)} bad entries"
+        if self.notes:
+            line += f", {len(self.notes)} notes"
         return line
 
 
@@ -71,6 +95,9 @@ class IngestReport:
     embedded_papers: int = 0
     embedded_chunks: int = 0
     seconds: float = 0.0
+    #: Papers found half-written by an interrupted earlier run and written again, plus
+    #: papers whose orphaned chunks (no chunk 0) were removed.
+    repaired: int = 0
 
     @property
     def ok(self) -> bool:
@@ -81,6 +108,9 @@ class IngestReport:
         out = [f.summary() for f in self.files]
         for report in self.files:
             out.extend(f"  {problem}" for problem in report.problems)
+            out.extend(f"  note: {note}" for note in report.notes)
+        if self.repaired:
+            out.append(f"repaired {self.repaired} papers left half-written by an interrupted ingest")
         out.append(
             f"store: {self.records} papers; embedded {self.embedded_papers} papers "
             f"({self.embedded_chunks} chunks) in {self.seconds:.1f}s"
@@ -89,12 +119,19 @@ class IngestReport:
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus the files inside named directories (sorted, not hidden)."""
+    """Files named directly, plus the entries inside named directories (sorted, not hidden).
+
+    Sub-directories are not entered, but every other entry is kept, including broken links,
+    FIFOs and sockets: reading them fails with a message naming them, which beats a listing
+    the user put there silently not being ingested.
+    """
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith("."))
+            files.extend(
+                p for p in sorted(path.iterdir()) if not p.is_dir() and not p.name.startswith(".")
+            )
         else:
             files.append(path)
     return files
@@ -108,10 +145,57 @@ def ingest_paths(
     defaults: ListingDefaults | None = None,
     progress: bool | None = None,
     max_tokens: int = 256,
+    max_listing_bytes: int = DEFAULT_MAX_LISTING_BYTES,
 ) -> IngestReport:
-    """Parse, merge and store the listings at ``paths``; see the module docstring."""
+    """Parse, merge and store the listings at ``paths``; see the module docstring.
+
+    Raises :class:`~vectorstore.lock.StoreBusyError` when another process is writing the
+    store; any exception raised while writing leaves the store as it was before the call.
+    """
     started = time.perf_counter()
     show_progress = sys.stderr.isatty() if progress is None else progress
+    with store.write_lock("paperchat ingest"):
+        reports, incoming, owners = _parse_all(paths, format, defaults, max_listing_bytes)
+        damage = store.damage()
+        stored_hashes = store.stored_hashes()
+        existing = store.records() if stored_hashes else []
+        outcome = merge_records(existing, incoming)
+        final = outcome.by_id()
+        changed = [
+            r for r in outcome.records
+            if stored_hashes.get(r.id) != r.content_hash() or r.id in damage.incomplete
+        ]
+        changed_ids = {r.id for r in changed}
+        for report, placement in zip(owners, outcome.placements):
+            if placement.action == "merged":
+                report.merged += 1
+            if placement.record_id not in stored_hashes:
+                if placement.action == "new":  # later entries joining it are merged, not new again
+                    report.new += 1
+            elif placement.record_id in changed_ids:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+
+        chunks = embed_and_store(changed, store, embedder, show_progress, max_tokens)
+        orphans = [c for c in damage.orphans if c.rpartition("#")[0] not in changed_ids]
+        if orphans:  # only now: a failed run must leave even the junk as it was
+            store.delete_chunks(orphans)
+    return IngestReport(
+        files=reports,
+        records=len(final),
+        embedded_papers=len(changed),
+        embedded_chunks=chunks,
+        seconds=time.perf_counter() - started,
+        repaired=len(damage.incomplete) + len({c.rpartition("#")[0] for c in damage.orphans}),
+    )
+
+
+def _parse_all(
+    paths: Sequence[str | Path], format: str | None, defaults: ListingDefaults | None,
+    max_bytes: int,
+) -> tuple[list[FileReport], list[PaperRecord], list[FileReport]]:
+    """Parse every file; returns the reports, the records, and each record's file report."""
     reports: list[FileReport] = []
     incoming: list[PaperRecord] = []
     owners: list[FileReport] = []
@@ -119,51 +203,69 @@ def ingest_paths(
         report = FileReport(path=str(path))
         reports.append(report)
         try:
-            parsed = parse_listing(path, format=format, defaults=defaults)
+            parsed = parse_listing(path, format=format, defaults=defaults, max_bytes=max_bytes)
         except ListingParseError as error:
             report.error = str(error)
+            continue
+        except Exception as error:  # a parser bug must not cost the other files
+            report.error = (
+                f"{path}: paperchat failed to parse this file ({type(error).__name__}: {error}); "
+                "this is a bug, please report it with the file"
+            )
             continue
         report.format = parsed.format
         report.parsed = len(parsed.records)
         report.problems = [str(p) for p in parsed.problems]
+        report.notes = [str(n) for n in parsed.notes]
         incoming.extend(parsed.records)
         owners.extend([report] * len(parsed.records))
+    return reports, incoming, owners
 
-    stored_hashes = store.stored_hashes()
-    existing = store.records() if stored_hashes else []
-    outcome = merge_records(existing, incoming)
-    final = outcome.by_id()
-    changed = [r for r in outcome.records if stored_hashes.get(r.id) != r.content_hash()]
-    changed_ids = {r.id for r in changed}
-    for report, placement in zip(owners, outcome.placements):
-        if placement.action == "merged":
-            report.merged += 1
-        if placement.record_id not in stored_hashes:
-            if placement.action == "new":  # later entries joining it are merged, not new again
-                report.new += 1
-        elif placement.record_id in changed_ids:
-            report.updated += 1
-        else:
-            report.unchanged += 1
 
-    chunks = embed_and_store(changed, store, embedder, show_progress, max_tokens)
-    return IngestReport(
-        files=reports,
-        records=len(final),
-        embedded_papers=len(changed),
-        embedded_chunks=chunks,
-        seconds=time.perf_counter() - started,
-    )
+class _Undo:
+    """What one run wrote and what it overwrote, so a failure can put the store back."""
+
+    def __init__(self, store: PaperStore) -> None:
+        self.store = store
+        self.written: list[str] = []
+        self.saved: list[StoredChunks] = []
+
+    def before_writing(self, paper_ids: Sequence[str]) -> None:
+        """Snapshot what is stored for these papers; call before each write."""
+        self.saved.append(self.store.snapshot(paper_ids))
+        self.written.extend(paper_ids)
+
+    def rollback(self, error: BaseException) -> None:
+        """Delete this run's writes and restore the snapshots; if that fails too, say so on
+        ``error`` (the store is then as a killed run leaves it, and a re-run repairs it)."""
+        if not self.written:
+            return
+        merged = StoredChunks(
+            paper_ids=frozenset().union(*(s.paper_ids for s in self.saved)),
+            rows=[row for s in self.saved for row in s.rows],
+        )
+        try:
+            self.store.restore(merged, self.written)
+        except Exception as undo_error:
+            error.add_note(
+                f"paperchat could not undo this ingest's partial writes ({undo_error}); run the "
+                "same ingest again to complete them"
+            )
 
 
 def embed_and_store(
     records: Sequence[PaperRecord], store: PaperStore, embedder: Embedder, show_progress: bool, max_tokens: int
 ) -> int:
-    """Chunk, embed and upsert records in batches; returns the number of chunks embedded."""
+    """Chunk, embed and upsert records in batches; returns the number of chunks embedded.
+
+    All or nothing: if anything raises (including ``KeyboardInterrupt``), the batches already
+    written are undone before the exception continues.
+    """
     total = 0
     planned = [(r, embedding_text_chunks(r, embedder.count_tokens, max_tokens=max_tokens)) for r in records]
     planned = [(r, c) for r, c in planned if c]
     bar = tqdm(total=sum(len(c) for _, c in planned), unit="chunk", desc="embedding", disable=not show_progress)
+    undo = _Undo(store)
     try:
         for start in range(0, len(planned), UPSERT_BATCH):
             batch = planned[start : start + UPSERT_BATCH]
@@ -178,8 +280,12 @@ def embed_and_store(
             for record, chunks in batch:
                 items.append((record, chunks, matrix[row : row + len(chunks)]))
                 row += len(chunks)
+            undo.before_writing([record.id for record, _ in batch])
             store.upsert_papers(items)
             total += len(texts)
+    except BaseException as error:
+        undo.rollback(error)
+        raise
     finally:
         bar.close()
     return total

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 from urllib.parse import urlparse
 
 import numpy as np
@@ -70,24 +70,57 @@ class StoreIdentity:
 
 
 class StoreMismatchError(Exception):
-    """The store was built with another embedder, chunking or schema than asked for."""
+    """The store was built with another embedder, chunking or schema than asked for.
+
+    The message names what built the store and gives the commands that fix it, because the
+    person who sees it did nothing wrong except upgrade paperchat or change a setting.
+    """
 
     def __init__(self, location: str, stored: StoreIdentity | None, wanted: StoreIdentity,
-                 local_dir: Path | None = None) -> None:  # fmt: skip
-        built = stored.describe() if stored else "something that is not paperchat (no identity)"
-        remedies = ["rebuild it: `paperchat ingest --rebuild PATH...`"]
+                 local_dir: Path | None = None, older: bool = False) -> None:  # fmt: skip
+        rebuild = "rebuild it from your listings: `paperchat ingest --rebuild PATH...`"
+        remedies = [rebuild]
+        if stored is None:
+            built = (
+                "an older paperchat that did not record its embedder" if older
+                else "something that is not paperchat (no identity)"
+            )
+            why = "Its vectors cannot be trusted to match your queries, so "
+        elif stored.schema != wanted.schema:
+            newer = stored.schema > wanted.schema
+            built = f"{'a newer' if newer else 'an older'} paperchat (store schema {stored.schema})"
+            why = f"This paperchat reads store schema {wanted.schema}, so "
+            if newer:
+                remedies = ["use the newer paperchat that built it", "or " + rebuild]
+        else:
+            built = f"embedder {stored.describe()}"
+            why = "Vectors from different embedders cannot be compared, so "
         if local_dir is not None:
             remedies.append(f"or delete the directory {local_dir}")
         if stored is not None and stored.embedder != wanted.embedder:
             remedies.append(f"or set PAPERCHAT_EMBEDDER={stored.embedder} to use it as built")
         super().__init__(
-            f"The store at {location} was built with embedder {built}; you asked for "
-            f"{wanted.describe()}. Vectors from different embedders cannot be compared, so "
-            + ", ".join(remedies)
-            + "."
+            f"The store at {location} was built with {built}; you asked for "
+            f"{wanted.describe()}. {why}" + ", ".join(remedies) + "."
         )
         self.stored = stored
         self.wanted = wanted
+
+
+class StoreCorruptError(Exception):
+    """Chroma cannot read the store's vector index (HNSW files), e.g. after a killed write."""
+
+    def __init__(self, location: str, cause: object) -> None:
+        super().__init__(
+            f"The store at {location} is damaged: Chroma cannot read its vector index ({cause}). "
+            "This can happen when a process writing it is killed at the wrong moment. Rebuild "
+            "it from your listings: `paperchat ingest --rebuild PATH...`."
+        )
+        self.location = location
+
+
+#: Fragments of the errors a Chroma server raises when its index files are unreadable.
+_DAMAGE_SIGNS = ("hnsw", "pickle", "error finding id", "segment reader")
 
 
 class StoreMissingError(Exception):
@@ -109,6 +142,31 @@ class StoreUnavailableError(Exception):
             "a local directory instead."
         )
         self.url = url
+
+
+@dataclass(frozen=True)
+class StoredChunks:
+    """Chunks as they were stored (id, document, metadata, vector), for undoing a write."""
+
+    paper_ids: frozenset[str]
+    rows: list[tuple[str, str, dict[str, Any], np.ndarray]]
+
+
+@dataclass(frozen=True)
+class StoreDamage:
+    """What an interrupted write can leave behind, found by :meth:`PaperStore.damage`.
+
+    ``incomplete`` papers have a chunk 0 but their other chunks do not match it (missing,
+    extra, or from another version of the record): the next ingest embeds them again.
+    ``orphans`` are chunk ids of papers with no chunk 0 at all: no record to cite, so they
+    are deleted.
+    """
+
+    incomplete: frozenset[str] = frozenset()
+    orphans: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.incomplete or self.orphans)
 
 
 @dataclass(frozen=True)
@@ -141,12 +199,14 @@ class PaperStore:
     """
 
     def __init__(self, client: Any, collection: Any, identity: StoreIdentity, location: str,
-                 url: str | None) -> None:  # fmt: skip
+                 url: str | None, data_dir: Path | None = None) -> None:  # fmt: skip
         self._client = client
         self._collection = collection
         self._identity = identity
         self._location = location
         self._url = url
+        #: The local directory (None for a Chroma server): where the write lock lives.
+        self.data_dir = data_dir
 
     # ----------------------------------------------------------------------------- opening
 
@@ -163,13 +223,15 @@ class PaperStore:
         """Open (or create) the collection and check it was built the way ``identity`` says.
 
         Raises :class:`StoreMismatchError`, :class:`StoreMissingError` (``create=False`` and
-        nothing there) or :class:`StoreUnavailableError` (server unreachable).
+        nothing there), :class:`StoreUnavailableError` (server unreachable) or
+        :class:`StoreCorruptError` (index files Chroma cannot read).
         """
         import chromadb
         from chromadb.errors import NotFoundError
 
         data_dir = Path(data_dir)
         chroma_dir = data_dir / "chroma"
+        killed = None
         if chroma_url:
             client = cls._http_client(chroma_url)
             location = f"{chroma_url} (collection {collection!r})"
@@ -178,12 +240,16 @@ class PaperStore:
                 raise StoreMissingError(
                     f"No index at {data_dir}: run `paperchat ingest data/listings/*.txt` first."
                 )
-            client = chromadb.PersistentClient(path=str(chroma_dir), settings=_client_settings())
             location = str(data_dir)
+            killed = _interrupted_writer(data_dir) if chroma_dir.is_dir() else None
+            if killed is not None:
+                _check_in_subprocess(chroma_dir, collection, location, killed)
+            client = chromadb.PersistentClient(path=str(chroma_dir), settings=_client_settings())
 
         store: PaperStore | None = None
+        opened = False
         try:
-            with _guard(chroma_url):
+            with _guard(chroma_url, location):
                 try:
                     col = client.get_collection(collection, embedding_function=None)
                 except NotFoundError:
@@ -198,11 +264,18 @@ class PaperStore:
                         metadata=identity.to_metadata(),
                         embedding_function=None,
                     )
-                store = cls(client, col, identity, location, chroma_url)
+                store = cls(client, col, identity, location, chroma_url,
+                            None if chroma_url else data_dir)  # fmt: skip
                 store._check(identity, None if chroma_url else data_dir, search_ef)
+                store._probe()
+            opened = True
+            if not chroma_url and killed is not None:
+                from vectorstore.lock import clear_interrupted
+
+                clear_interrupted(data_dir)  # checked: later opens need not check again
             return store
         finally:
-            if store is None or store._collection is None:
+            if not opened:
                 _close_client(client)
 
     @staticmethod
@@ -226,11 +299,36 @@ class PaperStore:
         stored = StoreIdentity.from_metadata(self._collection.metadata)
         hnsw = self.hnsw_configuration()
         if stored != wanted or hnsw.get("space", "cosine") != "cosine":
+            older = stored is None and self._has_paperchat_chunks()
             self._collection = None
-            raise StoreMismatchError(self._location, stored, wanted, local_dir)
+            raise StoreMismatchError(self._location, stored, wanted, local_dir, older=older)
         if hnsw.get("ef_search") != search_ef:
             with _quiet_legacy_warning():
                 self._collection.modify(configuration={"hnsw": {"ef_search": search_ef}})
+
+    def _has_paperchat_chunks(self) -> bool:
+        """Whether the collection holds chunks shaped like ours (an older paperchat's store)."""
+        try:
+            sample = self._collection.get(limit=1, include=["metadatas"])
+        except Exception:
+            return False
+        metadatas = sample.get("metadatas") or []
+        return bool(metadatas) and "paper_id" in (metadatas[0] or {})
+
+    def _probe(self) -> None:
+        """Make Chroma load the vector index now, so damaged files fail at open with a remedy
+        (:class:`StoreCorruptError`) instead of in the middle of a search or an ingest."""
+        count = self._collection.count()
+        if count == 0:
+            return
+        probe = np.zeros(self._identity.dimension, dtype=np.float32)
+        probe[0] = 1.0
+        wanted = min(count, 10)
+        found = len(self._collection.query(query_embeddings=[probe], n_results=wanted, include=[])["ids"][0])
+        if found < wanted:  # a torn graph answers with fewer neighbours than it holds
+            raise StoreCorruptError(
+                self._location, f"a search for {wanted} of its {count} chunks found only {found}"
+            )
 
     def hnsw_configuration(self) -> dict[str, Any]:
         """The collection's HNSW settings as Chroma reports them (space, ef_search, ...)."""
@@ -247,41 +345,136 @@ class PaperStore:
         """Store papers' chunks and vectors, replacing what was stored under their ids.
 
         Chunks a paper no longer has (its abstract got shorter) are deleted, so stale text
-        can never be retrieved.
+        can never be retrieved. Chunk 0 of every paper is written last: it carries the
+        content hash that tells the next ingest the paper is done, so a process killed in the
+        middle of this call leaves papers whose chunk 0 still has the old hash (or is absent),
+        and :meth:`damage` finds and the next ingest redoes them.
         """
-        ids: list[str] = []
-        documents: list[str] = []
-        metadatas: list[dict[str, Any]] = []
-        vectors: list[np.ndarray] = []
+        rows: list[tuple[str, str, dict[str, Any], np.ndarray]] = []
         paper_ids: list[str] = []
         for record, chunks, embeddings in items:
             self._validate(record, chunks, embeddings)
             paper_ids.append(record.id)
             base = self._base_metadata(record, len(chunks))
+            matrix = np.asarray(embeddings, dtype=np.float32)
             for i, text in enumerate(chunks):
                 meta = {**base, "chunk": i}
                 if i == 0:
                     meta["record"] = record.to_json()
-                ids.append(f"{record.id}#{i}")
-                documents.append(text)
-                metadatas.append(meta)
-            vectors.append(np.asarray(embeddings, dtype=np.float32))
-        if not ids:
+                rows.append((f"{record.id}#{i}", text, meta, matrix[i]))
+        if not rows:
             return
-        with _guard(self._url):
-            stale = set(self._chunk_ids(paper_ids)) - set(ids)
+        rows.sort(key=lambda row: row[2]["chunk"] == 0)  # stable: chunk 0s go last
+        ids = {row[0] for row in rows}
+        with _guard(self._url, self._location):
+            stale = set(self._chunk_ids(paper_ids)) - ids
             if stale:
                 self._delete_ids(sorted(stale))
-            matrix = np.concatenate(vectors)
-            step = self._max_batch()
-            for start in range(0, len(ids), step):
-                stop = start + step
-                self._collection.upsert(
-                    ids=ids[start:stop],
-                    embeddings=matrix[start:stop],
-                    documents=documents[start:stop],
-                    metadatas=metadatas[start:stop],
+            self._write_rows(rows)
+
+    def _write_rows(self, rows: Sequence[tuple[str, str, dict[str, Any], np.ndarray]]) -> None:
+        """Upsert (id, document, metadata, vector) rows in Chroma-sized batches, in order."""
+        step = self._max_batch()
+        for start in range(0, len(rows), step):
+            batch = rows[start : start + step]
+            self._collection.upsert(
+                ids=[row[0] for row in batch],
+                embeddings=np.stack([row[3] for row in batch]).astype(np.float32),
+                documents=[row[1] for row in batch],
+                metadatas=[row[2] for row in batch],
+            )
+
+    # ------------------------------------------------------------- undo and repair
+
+    def snapshot(self, paper_ids: Iterable[str]) -> StoredChunks:
+        """Everything stored for these papers (ids, vectors, texts, metadata), to put back
+        with :meth:`restore` if the write that follows has to be undone."""
+        rows: list[tuple[str, str, dict[str, Any], np.ndarray]] = []
+        wanted = list(dict.fromkeys(paper_ids))
+        with _guard(self._url, self._location):
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                where = {"paper_id": {"$in": batch}} if len(batch) > 1 else {"paper_id": batch[0]}
+                got = self._collection.get(
+                    where=where, include=["embeddings", "documents", "metadatas"]
                 )
+                for chunk_id, document, meta, vector in zip(
+                    got["ids"], got["documents"], got["metadatas"], got["embeddings"]
+                ):
+                    rows.append((chunk_id, document or "", dict(meta or {}),
+                                 np.asarray(vector, dtype=np.float32)))  # fmt: skip
+        return StoredChunks(paper_ids=frozenset(wanted), rows=rows)
+
+    def all_chunks(self) -> StoredChunks:
+        """Every chunk with its vector, text and metadata, paged: what the store holds, for
+        consistency checks (``count``, ``get`` and ``query`` must agree) and comparisons."""
+        rows: list[tuple[str, str, dict[str, Any], np.ndarray]] = []
+        offset = 0
+        with _guard(self._url, self._location):
+            while True:
+                got = self._collection.get(
+                    include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset
+                )
+                for chunk_id, document, meta, vector in zip(
+                    got["ids"], got["documents"], got["metadatas"], got["embeddings"]
+                ):
+                    rows.append((chunk_id, document or "", dict(meta or {}),
+                                 np.asarray(vector, dtype=np.float32)))  # fmt: skip
+                if len(got["ids"]) < _PAGE:
+                    break
+                offset += _PAGE
+        return StoredChunks(paper_ids=frozenset(str(r[2].get("paper_id")) for r in rows), rows=rows)
+
+    def restore(self, snapshot: StoredChunks, written: Iterable[str]) -> None:
+        """Undo writes: remove every chunk of the ``written`` papers (and of the snapshot's),
+        then put the snapshot's chunks back exactly as they were (chunk 0s last)."""
+        touched = list(dict.fromkeys([*written, *sorted(snapshot.paper_ids)]))
+        with _guard(self._url, self._location):
+            if touched:
+                self._delete_ids(self._chunk_ids(touched))
+            rows = sorted(snapshot.rows, key=lambda row: row[2].get("chunk") == 0)
+            if rows:
+                self._write_rows(rows)
+
+    def damage(self) -> StoreDamage:
+        """Papers whose chunks are not one complete, consistent set; see :class:`StoreDamage`.
+
+        Reads the metadata of every chunk once: cheap next to embedding, and it is what lets
+        a re-run after a killed ingest converge instead of trusting half-written papers.
+        """
+        heads: dict[str, tuple[int, str]] = {}
+        for _, meta in self._first_chunks(["metadatas"]):
+            heads[str(meta["paper_id"])] = (int(meta.get("n_chunks", 1)), str(meta.get("content_hash", "")))
+        tails: dict[str, list[tuple[int, str, str]]] = {}
+        offset = 0
+        with _guard(self._url, self._location):
+            while True:
+                page = self._collection.get(
+                    where={"chunk": {"$gt": 0}}, include=["metadatas"], limit=_PAGE, offset=offset
+                )
+                for chunk_id, meta in zip(page["ids"], page["metadatas"] or []):
+                    meta = meta or {}
+                    tails.setdefault(str(meta.get("paper_id")), []).append(
+                        (int(meta.get("chunk", -1)), str(meta.get("content_hash", "")), chunk_id)
+                    )
+                if len(page["ids"]) < _PAGE:
+                    break
+                offset += _PAGE
+        incomplete: set[str] = set()
+        orphans: list[str] = []
+        for paper_id, (n_chunks, content_hash) in heads.items():
+            rest = tails.pop(paper_id, [])
+            numbers = sorted(chunk for chunk, _, _ in rest)
+            if numbers != list(range(1, n_chunks)) or any(h != content_hash for _, h, _ in rest):
+                incomplete.add(paper_id)
+        for rest in tails.values():  # chunks whose paper has no chunk 0
+            orphans.extend(chunk_id for _, _, chunk_id in rest)
+        return StoreDamage(incomplete=frozenset(incomplete), orphans=tuple(sorted(orphans)))
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Remove these chunks by id (orphans left by an interrupted write)."""
+        with _guard(self._url, self._location):
+            self._delete_ids(list(chunk_ids))
 
     def _validate(self, record: PaperRecord, chunks: list[str], embeddings: np.ndarray) -> None:
         if not record.id:
@@ -312,7 +505,7 @@ class PaperStore:
 
     def delete_papers(self, ids: Iterable[str]) -> None:
         """Remove every chunk of the given papers; unknown ids are ignored."""
-        with _guard(self._url):
+        with _guard(self._url, self._location):
             self._delete_ids(self._chunk_ids(list(ids)))
 
     def _delete_ids(self, chunk_ids: Sequence[str]) -> None:
@@ -339,7 +532,7 @@ class PaperStore:
     def _first_chunks(self, include: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
         """Page through chunk 0 of every paper, so 100k papers never load in one response."""
         offset = 0
-        with _guard(self._url):
+        with _guard(self._url, self._location):
             while True:
                 page = self._collection.get(
                     where={"chunk": 0}, include=include, limit=_PAGE, offset=offset
@@ -385,7 +578,7 @@ class PaperStore:
         if n_results <= 0:
             return []
         include = ["distances", "documents"] if with_text else ["distances"]
-        with _guard(self._url):
+        with _guard(self._url, self._location):
             result = self._collection.query(
                 query_embeddings=[vector], n_results=int(n_results), where=where, include=include
             )
@@ -408,8 +601,15 @@ class PaperStore:
         return sum(1 for _ in self._first_chunks([]))
 
     def count_chunks(self) -> int:
-        with _guard(self._url):
+        with _guard(self._url, self._location):
             return int(self._collection.count())
+
+    def write_lock(self, purpose: str = "paperchat ingest") -> ContextManager[None]:
+        """The lock every write to this store holds (see :mod:`vectorstore.lock`): the
+        directory's lock file, or nothing for a Chroma server, which orders its own writes."""
+        from vectorstore.lock import store_write_lock
+
+        return store_write_lock(self.data_dir or ".", None if self.data_dir else self._url, purpose)
 
     @property
     def identity(self) -> StoreIdentity:
@@ -454,6 +654,61 @@ class PaperStore:
         self.close()
 
 
+def _interrupted_writer(data_dir: Path) -> Any:
+    from vectorstore.lock import interrupted_write
+
+    return interrupted_write(data_dir)
+
+
+#: Opens the collection and searches it, in a child process: torn HNSW files can crash
+#: Chroma's native code (SIGSEGV), which no ``except`` in this process could catch.
+_CHECK_SCRIPT = """
+import sys
+import chromadb
+from chromadb.config import Settings
+from chromadb.errors import NotFoundError
+client = chromadb.PersistentClient(path=sys.argv[1], settings=Settings(anonymized_telemetry=False))
+try:
+    col = client.get_collection(sys.argv[2], embedding_function=None)
+except NotFoundError:
+    sys.exit(0)
+count = col.count()
+if count:
+    vector = col.get(limit=1, include=["embeddings"])["embeddings"][0]
+    found = len(col.query(query_embeddings=[vector], n_results=min(count, 10), include=[])["ids"][0])
+    if found < min(count, 10):
+        sys.exit(f"a search for {min(count, 10)} of its {count} chunks found only {found}")
+"""
+
+
+def _check_in_subprocess(chroma_dir: Path, collection: str, location: str, killed: Any) -> None:
+    """Raise :class:`StoreCorruptError` if a child process cannot open and search the store.
+
+    Run only when the last writer was killed mid-write (see :mod:`vectorstore.lock`), since
+    it costs a Python start-up.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    when = f"after {killed.purpose or 'a write'} (PID {killed.pid}, started at {killed.started}) was killed mid-write"
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _CHECK_SCRIPT, str(chroma_dir), collection],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+    except subprocess.TimeoutExpired:
+        raise StoreCorruptError(location, f"a check of the store hung {when}") from None
+    if result.returncode < 0:
+        name = signal.Signals(-result.returncode).name
+        raise StoreCorruptError(location, f"a check of the store crashed with {name} {when}")
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["?"])[-1]
+        raise StoreCorruptError(location, f"{last} {when}")
+
+
 def _close_client(client: Any) -> None:
     close = getattr(client, "close", None)
     if callable(close):
@@ -473,14 +728,27 @@ def _quiet_legacy_warning() -> Iterator[None]:
 
 
 @contextmanager
-def _guard(url: str | None) -> Iterator[None]:
-    """Turn a lost server connection into a :class:`StoreUnavailableError` naming the URL."""
-    if url is None:
-        yield
-        return
-    import httpx
+def _guard(url: str | None, location: str | None = None) -> Iterator[None]:
+    """Turn Chroma's low-level failures into errors that say what to do.
+
+    A lost server connection becomes :class:`StoreUnavailableError` naming the URL; unreadable
+    index files (Chroma's ``InternalError``: any, for a local directory; those about HNSW
+    segments, from a server) become :class:`StoreCorruptError`, which says how to rebuild.
+    """
+    from chromadb.errors import InternalError
 
     try:
         yield
-    except httpx.TransportError as error:
-        raise StoreUnavailableError(url, error) from error
+    except InternalError as error:
+        # Locally, Chroma's internal errors come from its own files; from a server they may
+        # be passing trouble, so only the ones that name the index files count there.
+        if url is None or any(sign in str(error).lower() for sign in _DAMAGE_SIGNS):
+            raise StoreCorruptError(location or url or "?", error) from error
+        raise
+    except Exception as error:
+        if url is not None:
+            import httpx
+
+            if isinstance(error, httpx.TransportError):
+                raise StoreUnavailableError(url, error) from error
+        raise

@@ -78,36 +78,73 @@ class ParseResult:
     format: str
     records: list[PaperRecord] = field(default_factory=list)
     problems: list[ListingParseError] = field(default_factory=list)
+    #: Entries that were kept but changed on the way in (an absurdly long abstract cut to
+    #: :data:`MAX_ABSTRACT_CHARS`): worth telling the user, not worth failing the ingest.
+    notes: list[ListingParseError] = field(default_factory=list)
 
 
 # Only tags that occur in scraped listings, and attributes only in name="value" form, so
 # maths such as "a <b and c> d" or "x<y" in an abstract is never mistaken for markup.
 _TAG_NAMES = (
-    "a|abbr|b|big|blockquote|br|cite|code|del|dfn|div|em|font|h[1-6]|hr|i|img|ins|kbd|li|"
-    "mark|ol|p|pre|q|s|small|span|strike|strong|sub|sup|tt|u|ul|var|math|mi|mn|mo|mrow|msup|"
-    "msub|mfrac|msqrt|mtext"
+    "a|abbr|article|b|big|blockquote|br|button|center|cite|code|del|dfn|div|em|figcaption|"
+    "figure|font|footer|h[1-6]|header|hr|i|iframe|img|ins|kbd|label|li|mark|nav|ol|p|pre|q|s|"
+    "section|small|span|strike|strong|sub|sup|table|tbody|td|th|thead|tr|tt|u|ul|var|"
+    "math|mi|mn|mo|mrow|msup|msub|mfrac|msqrt|mtext"
 )
 _ATTR = r"""\s+[\w:-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+)"""
 _TAG_RE = re.compile(rf"</?(?P<name>{_TAG_NAMES})(?:{_ATTR})*\s*/?>", re.IGNORECASE)
+#: Code and comments copied with a page are never listing text: drop them with their content.
+_CODE_RE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 #: Tags that separate words; inline ones (<i>, <sub>) vanish so "x<sub>2</sub>." stays "x2.".
-_BLOCK_TAGS = frozenset("blockquote br div h1 h2 h3 h4 h5 h6 hr li ol p pre ul".split())
-_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_BLOCK_TAGS = frozenset(
+    "article blockquote br div figcaption figure footer h1 h2 h3 h4 h5 h6 header hr li nav ol "
+    "p pre section table tbody td th thead tr ul".split()
+)
+#: Characters that print as nothing: zero-width spaces and joiners, the BOM, the soft hyphen,
+#: and the bidirectional controls (LRM/RLM, embeddings, overrides, isolates, the Arabic letter
+#: mark). Copied pages carry them; they break exact matching ("dif\u00adferential"), and the
+#: bidi overrides can make a title display as something other than what it says. Right-to-left
+#: *letters* (Hebrew, Arabic) are ordinary text and are kept.
+INVISIBLE_RE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+#: C0 control characters other than whitespace: never text, sometimes left by bad exports.
+_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1b\x7f]")
+
+#: Longest abstract kept, in characters. Real abstracts stay under 5,000 (OpenReview's limit);
+#: a megabyte "abstract" is a whole paper or a scraping accident, and embedding all of it
+#: (about a thousand chunks, minutes of CPU) would drown every search in one record.
+MAX_ABSTRACT_CHARS = 20_000
+#: Longest title kept, in characters (real ones stay under 300).
+MAX_TITLE_CHARS = 1_000
+
+
+def _strip_tags(text: str) -> str:
+    return _TAG_RE.sub(lambda m: " " if m["name"].lower() in _BLOCK_TAGS else "", text)
 
 
 def clean_text(text: str | None) -> str | None:
-    """Strip HTML tags and entities, zero-width characters and runs of whitespace.
+    """Strip HTML tags and entities, invisible characters and runs of whitespace.
 
     Listings are copied out of web pages, so they carry markup (``<i>``, ``&amp;``), invisible
-    characters that break exact matching, and hard line wraps. Returns ``None`` for text that
-    is empty once cleaned, so "no abstract" has one spelling.
+    characters that break exact matching, and hard line wraps. Tags are stripped again after
+    entities are decoded, because scraped JSON often escapes markup twice (``&lt;i&gt;``).
+    Returns ``None`` for text that is empty once cleaned, so "no abstract" has one spelling.
     """
     if text is None:
         return None
-    text = _TAG_RE.sub(lambda m: " " if m["name"].lower() in _BLOCK_TAGS else "", text)
-    text = html.unescape(text)
-    text = _ZERO_WIDTH_RE.sub("", text)
+    text = _strip_tags(_CODE_RE.sub(" ", text))
+    text = _strip_tags(html.unescape(text))
+    text = _CONTROL_RE.sub("", INVISIBLE_RE.sub("", text))
     text = " ".join(text.split())
     return text or None
+
+
+def shorten(text: str | None, limit: int) -> str | None:
+    """``text`` cut to at most ``limit`` characters at a word boundary (unchanged if shorter)."""
+    if text is None or len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return cut[:space] if space > limit // 2 else cut
 
 
 def clean_authors(names: list[str]) -> list[str]:
@@ -116,6 +153,38 @@ def clean_authors(names: list[str]) -> list[str]:
     return [name for name in cleaned if name]
 
 
+_ENTITY_RE = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+
+
 def split_authors(text: str, separator: str) -> list[str]:
-    """Split an author string on ``separator``, stripping names and dropping empty ones."""
+    """Split an author string on ``separator``, stripping names and dropping empty ones.
+
+    HTML entities are decoded first: the ``;`` that ends ``Ren&eacute;e`` is not a separator.
+    """
+    def decode(match: re.Match[str]) -> str:
+        char = html.unescape(match[0])
+        return match[0] if separator in char else char
+
+    text = _ENTITY_RE.sub(decode, text)
     return [name.strip() for name in text.split(separator) if name.strip()]
+
+
+#: Keys that hold an author's name when a JSON listing gives authors as objects (OpenReview,
+#: Semantic Scholar and most APIs export ``[{"name": "Ada Lovelace", ...}]``).
+AUTHOR_NAME_KEYS = ("name", "fullname", "full_name")
+
+
+def author_list(value: object) -> list[str] | None:
+    """Names from a JSON author list of strings or ``{"name": ...}`` objects, in order;
+    ``None`` when the value has another shape (the caller reports it)."""
+    if not isinstance(value, list):
+        return None
+    names: list[str] = []
+    for item in value:
+        if isinstance(item, dict):
+            item = next((item[k] for k in AUTHOR_NAME_KEYS if isinstance(item.get(k), str)), None)
+        if not isinstance(item, str):
+            return None
+        if item.strip():
+            names.append(item.strip())
+    return names

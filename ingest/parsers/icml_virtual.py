@@ -59,7 +59,13 @@ def parse(text: str, path: str | Path) -> ParseResult:
             "an authors line 'A · B', then a line 'Abstract')"
         )
     venue, year = _venue_year(lines[: starts[0][0]])
-    ends = [start for start, _ in starts[1:]] + [len(lines)]
+    tail = _cut_off_tail(lines, starts)
+    if tail is not None:
+        result.problems.append(ListingParseError(
+            path, "entry is cut off: the file ends after its first lines, before 'Abstract' "
+            "and the abstract (truncated?)", tail + 1, len(starts) + 1,
+        ))
+    ends = [start for start, _ in starts[1:]] + [len(lines) if tail is None else tail]
     for entry, ((start, has_authors), end) in enumerate(zip(starts, ends), start=1):
         line_no = start + 1
         if not has_authors:
@@ -101,6 +107,33 @@ def _block_start(lines: list[str], i: int) -> str | None:
     if following[:1] == [ABSTRACT_MARK]:
         return "no-authors"
     return None
+
+
+def _cut_off_tail(lines: list[str], starts: list[tuple[int, bool]]) -> int | None:
+    """The line index where a block cut short by the end of the file starts, or None.
+
+    Such a block ends the file with a status line seen on this page ("Oral"), optionally its
+    authors line, and optionally a partial "Abst": it is not recognised as a block, so without
+    this check those lines would be glued onto the previous paper's abstract.
+    """
+    statuses = {lines[start] for start, _ in starts}
+    body_from = starts[-1][0] + 3
+    filled = [i for i in range(body_from, len(lines)) if lines[i]]
+    for size in (3, 2, 1):
+        last = filled[-size:]
+        if len(last) < size or last != list(range(last[0], last[0] + size)):
+            continue  # not consecutive lines, as a block's first lines are
+        first = lines[last[0]]
+        if first not in statuses or (size == 3 and not _abstract_prefix(lines[last[2]])):
+            continue
+        if last[0] - 1 >= body_from and lines[last[0] - 1]:
+            continue  # glued to the text above: part of a paragraph, not a new block
+        return last[0]
+    return None
+
+
+def _abstract_prefix(line: str) -> bool:
+    return 0 < len(line) < len(ABSTRACT_MARK) and ABSTRACT_MARK.startswith(line)
 
 
 def _venue_year(chrome: list[str]) -> tuple[str | None, int | None]:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.parsers.base import ListingParseError, ParseResult, split_authors
+from ingest.parsers.base import ListingParseError, ParseResult, author_list, split_authors
 from ingest.records import PaperRecord, SourceRef
 
 FORMAT = "paperlists"
@@ -52,19 +52,34 @@ def venue_year_from_name(path: str | Path) -> tuple[str | None, int | None]:
 
 
 def parse(text: str, path: str | Path) -> ParseResult:
-    """Parse the array; malformed JSON raises, a malformed element becomes a problem."""
+    """Parse the array; malformed JSON raises, a malformed element becomes a problem.
+
+    A file that stops before its closing ``]`` (a download or copy cut short) keeps the
+    entries that are complete, and the cut-off one is reported with its line.
+    """
+    result = ParseResult(path=str(path), format=FORMAT)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ListingParseError(path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno)
-    if not isinstance(data, list):
-        raise ListingParseError(
-            path, f"expected a JSON array of paper objects, found a JSON {type(data).__name__}", 1
-        )
-    result = ParseResult(path=str(path), format=FORMAT)
+        joined = _joined_arrays(text) if exc.msg == "Extra data" else None
+        if joined is not None:
+            elements = joined
+        elif text.lstrip().startswith("[") and not text.rstrip().endswith("]"):
+            elements = _complete_elements(text, path, result)
+        else:
+            raise ListingParseError(
+                path, f"invalid JSON: {exc.msg} (column {exc.colno})", exc.lineno
+            ) from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, 5,000-digit numbers
+        raise ListingParseError(path, f"invalid JSON: {_reason(exc)}") from None
+    else:
+        if not isinstance(data, list):
+            raise ListingParseError(
+                path, f"expected a JSON array of paper objects, found a JSON {_json_type(data)}", 1
+            )
+        elements = list(zip(data, _element_lines(text, len(data))))
     venue, year = venue_year_from_name(path)
-    lines = _element_lines(text, len(data))
-    for entry, (item, line_no) in enumerate(zip(data, lines), start=1):
+    for entry, (item, line_no) in enumerate(elements, start=1):
         try:
             record = _record(item)
         except _BadEntry as exc:
@@ -76,6 +91,80 @@ def parse(text: str, path: str | Path) -> ParseResult:
     return result
 
 
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} (column {exc.colno})"
+    return str(exc)
+
+
+def _joined_arrays(text: str) -> list[tuple[Any, int]] | None:
+    """The elements of several JSON arrays written one after another (``cat a.json b.json``),
+    with their lines; None unless the text is exactly that."""
+    decoder = json.JSONDecoder()
+    elements: list[tuple[Any, int]] = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= len(text):
+            return elements
+        start = pos
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(value, list):
+            return None
+        lines = _element_lines(text[start:pos], len(value))
+        base = text.count("\n", 0, start)
+        elements.extend((item, base + line) for item, line in zip(value, lines))
+
+
+def _complete_elements(text: str, path: str | Path, result: ParseResult) -> list[tuple[Any, int]]:
+    """The elements of a truncated array up to the first one that does not decode.
+
+    The entry where decoding stops is added to ``result.problems``; nothing after it can be
+    trusted (a cut file has nothing after it anyway).
+    """
+    decoder = json.JSONDecoder()
+    elements: list[tuple[Any, int]] = []
+    pos = text.index("[") + 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        line = text.count("\n", 0, pos) + 1
+        entry = len(elements) + 1
+        if pos >= len(text):
+            result.problems.append(ListingParseError(
+                path, f"the file ends after entry {len(elements)} without the closing ']' "
+                "(truncated?); the entries before were read", line,
+            ))
+            return elements
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+            result.problems.append(ListingParseError(
+                path, f"entry is cut off or broken ({_reason(exc)}); the file ends without its "
+                f"closing ']' (truncated?), so the {len(elements)} entries before it were read "
+                "and nothing after", line, entry,
+            ))
+            return elements
+        elements.append((item, line))
+        while pos < len(text) and text[pos] in " \t\r\n":
+            pos += 1
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+        elif pos < len(text):
+            result.problems.append(ListingParseError(
+                path, f"expected ',' after entry {entry}; the file ends without its closing ']' "
+                f"(truncated?), so the {len(elements)} entries before were read",
+                text.count("\n", 0, pos) + 1,
+            ))
+            return elements
+
+
 def _record(item: Any) -> PaperRecord:
     """One paperlists object as a record (without venue, year or source)."""
     if not isinstance(item, dict):
@@ -85,12 +174,14 @@ def _record(item: Any) -> PaperRecord:
     raw_authors = item.get(key)
     if raw_authors is None or isinstance(raw_authors, str):
         authors = split_authors(raw_authors or "", ";")
-    elif isinstance(raw_authors, list) and all(isinstance(a, str) for a in raw_authors):
-        authors = [a.strip() for a in raw_authors if a.strip()]
     else:
-        raise _BadEntry(
-            f"'{key}' is a JSON {_json_type(raw_authors)}, expected text or a list of text"
-        )
+        names = author_list(raw_authors)
+        if names is None:
+            raise _BadEntry(
+                f"'{key}' is a JSON {_json_type(raw_authors)}, expected text, a list of text, "
+                'or a list of {"name": ...} objects'
+            )
+        authors = names
     if not (title and title.strip()) and not authors:
         raise _BadEntry("entry has neither a title nor authors")
     links = {kind: url.strip() for key, kind in LINK_KEYS.items() if (url := _text(item, key))}

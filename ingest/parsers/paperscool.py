@@ -26,6 +26,8 @@ FORMAT = "paperscool"
 HEADER_RE = re.compile(r"^(?P<venue>[A-Za-z][\w-]*)\.(?P<year>\d{4})\s+-\s+(?P<status>\S.*)$")
 ENTRY_RE = re.compile(r"^#(?P<number>\d+)\s+(?P<title>\S.*)$")
 AUTHORS_RE = re.compile(r"^Authors:\s*(?P<authors>.*)$")
+#: The "| Total: 144" line under the header.
+TOTAL_RE = re.compile(r"^\|\s*Total:\s*\d+\s*$")
 #: The site's buttons after a title: [PDF54] [Copy] [Kimi101] [REL]. Only trailing ones go.
 TRAILING_TAGS_RE = re.compile(r"(?:\s*\[[A-Za-z]+\d*\])+\s*$")
 
@@ -81,7 +83,9 @@ def _entry(block: list[str], path: str, entry: int, line_no: int) -> PaperRecord
     title = TRAILING_TAGS_RE.sub("", match["title"]).strip()
     if not title:
         raise ListingParseError(path, "entry has no title before its [..] tags", line_no, entry)
-    body = [line.strip() for line in block[1:]]
+    # Page chrome inside an entry means two copied pages were joined: it is not abstract text.
+    body = [line.strip() for line in block[1:]
+            if not (HEADER_RE.match(line.strip()) or TOTAL_RE.match(line.strip()))]  # fmt: skip
     authors_at = next((i for i, ln in enumerate(body) if AUTHORS_RE.match(ln)), None)
     if authors_at is None:
         raise ListingParseError(

@@ -12,10 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.parsers.base import ListingParseError, ParseResult, split_authors
+from ingest.parsers.base import ListingParseError, ParseResult, author_list, split_authors
 from ingest.records import PaperRecord, SourceRef
 
 #: The columns that make a row a paper; a table needs at least one of them.
@@ -38,17 +39,20 @@ def looks_like_jsonl(text: str) -> bool:
             try:
                 if isinstance(json.loads(line), dict):
                     return True
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # bad JSON, 5,000-digit numbers, deep nesting
                 continue
     return False
 
 
 def looks_like_csv(text: str) -> bool:
     """True if the first non-blank line is a header naming a title, authors or abstract column."""
-    first = next((ln for ln in text.split("\n") if ln.strip()), "")
+    first = _first_line(text)
     if first.lstrip().startswith(("{", "[")):
         return False
-    header = next(csv.reader([first], delimiter=_delimiter(first)), [])
+    try:
+        header = next(csv.reader([first], delimiter=_delimiter(first)), [])
+    except csv.Error:
+        return False
     return bool({h.strip().lower() for h in header} & set(CONTENT_COLUMNS))
 
 
@@ -65,6 +69,10 @@ def parse_jsonl(text: str, path: str | Path) -> ParseResult:
                 item = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise _BadRow(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+            except RecursionError:
+                raise _BadRow("invalid JSON: nested too deeply") from None
+            except ValueError as exc:  # e.g. a number with more than 4,300 digits
+                raise _BadRow(f"invalid JSON: {exc}") from None
             if not isinstance(item, dict):
                 raise _BadRow("line is not a JSON object")
             record = _record({str(k).strip().lower(): v for k, v in item.items()}, lists_ok=True)
@@ -77,39 +85,95 @@ def parse_jsonl(text: str, path: str | Path) -> ParseResult:
 
 
 def parse_csv(text: str, path: str | Path) -> ParseResult:
-    """Parse a CSV (or tab-separated) table with a header row; a bad row is a problem."""
+    """Parse a CSV (or tab- or semicolon-separated) table with a header row; a bad row is a
+    problem.
+
+    Rows are read with strict quoting, so a stray ``"`` that would swallow the rest of the
+    file into one field is reported at the row where it starts, and reading resumes on the
+    next line. Rows shorter than the header (a spreadsheet dropped trailing empty cells) are
+    padded, and empty cells past the header are ignored; a row with *filled* cells past the
+    header is shifted (an unquoted comma) and is a problem.
+    """
     result = ParseResult(path=str(path), format="csv")
-    first = next((ln for ln in text.split("\n") if ln.strip()), "")
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(first))
-    try:
-        header: list[str] | None = None
-        entry, row_end = 0, 0
-        for row in reader:
-            row_start, row_end = row_end + 1, reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
+    delimiter = _delimiter(_first_line(text))
+    if csv.field_size_limit() < len(text):  # one field may be a long abstract: never refuse it
+        csv.field_size_limit(len(text))
+    header: list[str] | None = None
+    entry = 0
+    for row, row_start, error in _rows(text, delimiter):
+        if error is not None:
             if header is None:
-                header = _header(row, path, row_start)
-                continue
+                raise ListingParseError(path, f"unreadable CSV header: {error}", row_start)
             entry += 1
-            try:
-                if len(row) != len(header):
-                    raise _BadRow(f"row has {len(row)} fields but the header has {len(header)}")
-                record = _record(dict(zip(header, row)), lists_ok=False)
-            except _BadRow as exc:
-                result.problems.append(ListingParseError(path, str(exc), row_start, entry))
-                continue
-            record.sources = [SourceRef(Path(path).name, entry, "csv", row_start)]
-            result.records.append(record)
-    except csv.Error as exc:
-        raise ListingParseError(path, f"unreadable CSV: {exc}", reader.line_num) from None
+            result.problems.append(ListingParseError(path, f"unreadable row: {error}", row_start, entry))
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = _header(row, path, row_start)
+            continue
+        if [cell.strip().lower() for cell in row] == header:
+            continue  # the header again: two exports were joined into one file
+        entry += 1
+        try:
+            if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
+                raise _BadRow(f"row has {len(row)} fields but the header has {len(header)} "
+                              "(an unquoted separator inside a field?)")  # fmt: skip
+            row = row[: len(header)] + [""] * (len(header) - len(row))
+            record = _record(dict(zip(header, row)), lists_ok=False)
+        except _BadRow as exc:
+            result.problems.append(ListingParseError(path, str(exc), row_start, entry))
+            continue
+        record.sources = [SourceRef(Path(path).name, entry, "csv", row_start)]
+        result.records.append(record)
     if header is None:
         raise ListingParseError(path, "CSV has no header row")
     return result
 
 
+def _rows(text: str, delimiter: str) -> Iterator[tuple[list[str], int, str | None]]:
+    """``(row, first line, None)`` per CSV row, or ``([], line, error)`` for a row that cannot
+    be read, after which reading restarts on the line following that row's first line."""
+    offset, line_base = 0, 0  # where the current reader started, in characters and lines
+    while True:
+        reader = csv.reader(io.StringIO(text[offset:]), delimiter=delimiter, strict=True)
+        row_end = 0
+        try:
+            for row in reader:
+                row_start, row_end = row_end + 1, reader.line_num
+                yield row, line_base + row_start, None
+            return
+        except csv.Error as exc:
+            bad_line = line_base + row_end + 1
+            yield [], bad_line, str(exc)
+            skip_to = _line_offset(text, bad_line)  # the line after the bad row's first line
+            if skip_to is None:
+                return
+            offset, line_base = skip_to, bad_line
+
+
+def _line_offset(text: str, line: int) -> int | None:
+    """Character offset where 1-based line ``line + 1`` starts, or None past the end."""
+    pos = -1
+    for _ in range(line):
+        pos = text.find("\n", pos + 1)
+        if pos < 0:
+            return None
+    return pos + 1 if pos + 1 < len(text) else None
+
+
+def _first_line(text: str) -> str:
+    """The first non-blank line, found without splitting the whole (maybe huge) text."""
+    return next((line.rstrip("\n") for line in io.StringIO(text) if line.strip()), "")
+
+
 def _delimiter(header_line: str) -> str:
-    """Tab for a tab-separated header without commas, else comma."""
+    """The separator that makes the header name a paper column: comma, else tab, else ``;``
+    (Excel's CSV in locales where the comma is the decimal mark)."""
+    for candidate in (",", "\t", ";"):
+        cells = {cell.strip().strip('"').lower() for cell in header_line.split(candidate)}
+        if candidate in header_line and cells & set(CONTENT_COLUMNS):
+            return candidate
     return "\t" if "\t" in header_line and "," not in header_line else ","
 
 
@@ -132,9 +196,10 @@ def _record(row: dict[str, Any], lists_ok: bool) -> PaperRecord:
     key = "authors" if row.get("authors") not in (None, "") else "author"
     value = row.get(key)
     if lists_ok and isinstance(value, list):
-        if not all(isinstance(a, str) for a in value):
-            raise _BadRow(f"'{key}' list must hold only names (text)")
-        authors = [a.strip() for a in value if a.strip()]
+        names = author_list(value)
+        if names is None:
+            raise _BadRow(f"'{key}' list must hold only names (text, or {{\"name\": ...}} objects)")
+        authors = names
     else:
         authors = split_authors(_text(row, key) or "", ";")
     if not (title or authors or abstract):
