@@ -44,6 +44,8 @@ _PARTIAL = re.compile(r"[ \t]?\[\s*(?:s(?:o(?:u(?:r(?:c(?:e(?:s)?)?)?)?)?)?\s*|#
 _FENCE_TAG = re.compile(r"<(\s*/?\s*source\b)", re.IGNORECASE)
 _SPACED_CITATION = re.compile(r"([ \t]?)" + CITATION.pattern, re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“]([^\"“”\n]{12,220})[\"”]")
+#: A model that has cited this many numbers outside the context is looping: stop reading it.
+_MAX_DROPPED = 20
 #: A marker still open at the end of a chunk is held back at most this long.
 _HOLD_CHARS = 24
 #: No abstract is cut shorter than this; below it, abstracts are left out to fit the context.
@@ -204,8 +206,10 @@ def compose(
     debug = {**debug, "dropped_citations": list(citations.dropped), "model_text": body}
     notices: list[str] = []
     if citations.dropped:
-        shown = ", ".join(f"[{n}]" for n in citations.dropped)
+        shown = ", ".join(f"[{n}]" for n in citations.dropped[:10]) + (" …" if len(citations.dropped) > 10 else "")
         notices.append(f"Removed citation numbers that match no source: {shown}.")
+    if debug.get("stopped_early"):
+        notices.append("Stopped reading the model early: it kept citing sources that do not exist.")
     declined = NO_ANSWER.lower().rstrip(".") in body.lower()
     if declined or not citations.cited:
         why = "declined although retrieval matched papers" if declined else "cited no listed paper"
@@ -292,12 +296,16 @@ class GenerativeBackend:
         started = time.perf_counter()
         first: float | None = None
         parts: list[str] = []
-        for delta in self.stream_chat_text(messages):
+        deltas = self.stream_chat_text(messages)
+        for delta in deltas:
             shown = citations.feed(delta)
             if shown:
                 first = first if first is not None else time.perf_counter() - started
                 parts.append(shown)
                 yield shown
+            if len(citations.dropped) > _MAX_DROPPED:
+                deltas.close()  # frees the local model's lock / the HTTP stream now
+                break
         parts.append(citations.flush())
         body = "".join(parts)
         if not body.strip():
@@ -307,6 +315,7 @@ class GenerativeBackend:
             "first_token_s": round(first or 0.0, 3),
             "generate_s": round(time.perf_counter() - started, 3),
             "sources_in_prompt": len(result.papers),
+            "stopped_early": len(citations.dropped) > _MAX_DROPPED,
         }
         if parts[-1]:
             yield parts[-1]

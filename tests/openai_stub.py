@@ -12,7 +12,7 @@ the suite exercises the wire protocol without any network model. Each test scrip
 ``stub.requests`` keeps every request body (``stub.headers`` their headers), so a test can
 read the prompt the model got.
 
-Also runnable for benchmarks: ``python tests/openai_stub.py --port 8765`` serves the
+Tests start it with :func:`running_stub`. Also runnable for benchmarks: ``python tests/openai_stub.py --port 8765`` serves the
 :func:`obedient` model until interrupted.
 """
 
@@ -24,11 +24,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import pytest
 
 FAKE_KEY = "sk-test-STUBKEY-123"
 STUB_MODEL = "stub-model"
@@ -210,9 +209,17 @@ def stream_events(request: dict[str, Any], reply: Reply) -> Iterator[str]:
     yield chunk({}, "stop")
 
 
-@pytest.fixture
-def openai_stub() -> Iterator[StubServer]:
-    """A started stub server, stopped after the test."""
+@contextmanager
+def running_stub() -> Iterator[StubServer]:
+    """A started stub server on a free port, stopped on exit.
+
+    Test modules wrap it in a fixture::
+
+        @pytest.fixture
+        def openai_stub():
+            with running_stub() as server:
+                yield server
+    """
     server = StubServer().start()
     try:
         yield server

@@ -7,6 +7,7 @@ with the extractive backend and with the openai backend against the stub server.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from app.cli import main
 from app.papers import NO_ANSWER, Answer, Paper
 from app.paperchat import PaperChat
 from app.settings import Settings
-from openai_stub import FAKE_KEY, Reply, StubServer, is_condense, obedient, openai_stub  # noqa: F401
+from openai_stub import FAKE_KEY, Reply, StubServer, is_condense, obedient, running_stub
 
 REPO = Path(__file__).resolve().parent.parent
 LISTING = REPO / "data" / "listings" / "000_8bc7cccfbb1f2936.txt"  # 25 ICML 2024 orals with titles
@@ -28,6 +29,13 @@ CONVERSATION = [
     "Which of those are about agents?",
     "Who wrote the second one?",
 ]
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[StubServer]:
+    """The chat-completions stub server for one test (see tests/openai_stub.py)."""
+    with running_stub() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import logging
 import re
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from app.generative import CitationFilter, build_context, defuse
 from app.papers import NO_ANSWER, Answer, Paper
 from app.paperchat import PaperChat
 from app.settings import Settings
-from openai_stub import FAKE_KEY, STUB_MODEL, Reply, StubServer, obedient, openai_stub, sources_in  # noqa: F401
+from openai_stub import FAKE_KEY, STUB_MODEL, Reply, StubServer, obedient, running_stub
 
 REPO = Path(__file__).resolve().parent.parent
 LISTING = REPO / "data" / "listings" / "000_8bc7cccfbb1f2936.txt"  # 25 ICML 2024 orals with titles
@@ -53,6 +54,13 @@ def ingest(directory: Path, *paths: Path) -> Path:
     pc = PaperChat(data_dir=directory, llm="extractive")
     pc.ingest([str(p) for p in paths], venue="ICML", year=2024, status="Oral", progress=False)
     return directory
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[StubServer]:
+    """The chat-completions stub server for one test (see tests/openai_stub.py)."""
+    with running_stub() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +389,12 @@ def test_the_packaged_local_model_streams_an_answer_citing_only_stored_papers(st
         assert answer.debug["model"].endswith(".gguf")
     else:  # the 135M model cited nothing valid: the extractive list replaced its text
         assert answer.backend == "extractive" and answer.debug["fallback_from"] == "local"
+
+
+def test_a_model_citing_sources_in_a_loop_is_cut_short(store: Path, openai_stub: StubServer) -> None:
+    openai_stub.script = [Reply("GaLore [2]. " + "".join(f"[{n}]" for n in range(30, 200)))]
+    answer = stub_chat(store, openai_stub).ask("Which orals study memory-efficient training?")
+    assert answer.backend == "openai" and answer.debug["stopped_early"] is True
+    assert len(answer.debug["dropped_citations"]) == 21
+    assert any("Stopped reading the model early" in n for n in answer.notices)
+    assert set(cited_ids(answer)) <= store_ids(store)
