@@ -31,6 +31,14 @@ RRF_K = 60
 DENSE_WEIGHT = 1.3
 #: How deep each leg looks before fusion; deeper than any answer we would give.
 LEG_DEPTH = 100
+#: Pseudo-relevance feedback for the relevance decision: the query vector is moved towards
+#: the mean vector of the fused ranking's best ``PRF_SEEDS`` papers (by ``PRF_WEIGHT``) and
+#: the dense leg runs again. A short question embeds poorly next to 200-word abstracts; the
+#: best few papers say what it is about in the abstracts' own language, so the papers like
+#: them stand out more clearly from the rest (list recall up on every eval run). The ranking
+#: itself stays on the plain query, where feedback measured slightly worse.
+PRF_SEEDS = 3
+PRF_WEIGHT = 0.3
 
 
 class FilterError(ValueError):
@@ -123,11 +131,16 @@ class HybridSearcher:
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
 
-        dense = self._dense_similarities(question, effective)
+        vector = self._query_vector(question)
+        dense = self._dense_similarities(vector, effective)
         keyword_scores = self.keyword.scores(question) if question.strip() else np.zeros(len(self.records))
         keyword_scores = np.where(allowed, keyword_scores, 0.0)
         author_hits = self._author_papers(question, allowed)
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
+        if vector is not None and candidates and not author_hits and not intent.single_author_only:
+            expanded = self._expanded_similarities(vector, candidates, effective)
+            for candidate in candidates:
+                candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
         kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
         if k is not None:
@@ -151,11 +164,25 @@ class HybridSearcher:
             mask &= self._field_values[key] == value
         return mask
 
-    def _dense_similarities(self, question: str, filters: dict[str, str | int]) -> dict[str, float]:
-        """Best chunk similarity per paper among the nearest chunks."""
+    def _query_vector(self, question: str) -> np.ndarray | None:
         if not question.strip() or not self.records:
+            return None
+        return self.embedder.embed([topic_text(question)])[0]
+
+    def _expanded_similarities(
+        self, vector: np.ndarray, candidates: list[Candidate], filters: dict[str, str | int]
+    ) -> dict[str, float]:
+        """Dense similarities for the query moved towards its best papers (see ``PRF_SEEDS``)."""
+        seeds = self.store.paper_vectors([c.paper_id for c in candidates[:PRF_SEEDS]])
+        if not seeds:
             return {}
-        vector = self.embedder.embed([topic_text(question)])[0]
+        moved = vector + PRF_WEIGHT * np.mean(list(seeds.values()), axis=0)
+        return self._dense_similarities(moved / np.linalg.norm(moved), filters)
+
+    def _dense_similarities(self, vector: np.ndarray | None, filters: dict[str, str | int]) -> dict[str, float]:
+        """Best chunk similarity per paper among the nearest chunks."""
+        if vector is None:
+            return {}
         best: dict[str, float] = {}
         for hit in self.store.query(vector, n_results=LEG_DEPTH * 2, where=chroma_where(filters)):
             if hit.paper_id in self.by_id and hit.similarity > best.get(hit.paper_id, -1.0):
@@ -197,6 +224,7 @@ class HybridSearcher:
                     paper_id=pid,
                     fused=fused,
                     dense=dense.get(pid, 0.0),
+                    expanded=dense.get(pid, 0.0),
                     keyword=keyword_score,
                     keyword_share=keyword_score / top_keyword if top_keyword > 0 else 0.0,
                     coverage=self.keyword.coverage(question_terms, self.position[pid]),

@@ -36,6 +36,8 @@ def _assert_cites_both_dp_sgd_papers(pc: PaperChat) -> tuple[Answer, Paper]:
     assert VIP_TITLE in titles, [p.citation for p in answer.citations]
     assert _chua_ghazi_id(pc) in by_id, [p.citation for p in answer.citations]
     assert all(paper_id in pc.searcher.by_id for paper_id in by_id), "cited a paper outside the store"
+    off_topic = [p.citation for p in answer.citations if "privat" not in (p.abstract or "").lower()]
+    assert not off_topic, f"cited papers that are not about privacy at all: {off_topic}"
     for paper in answer.citations:
         assert paper.citation in answer.text
         assert paper.evidence, f"no supporting sentence for {paper.citation}"

@@ -1,0 +1,53 @@
+"""The relevance decision: how many ranked papers a list answer keeps.
+
+Synthetic candidates, because the property under test is about score *shapes*: the same
+pattern of "a few papers clearly above the crowd" must give the same answer whether the
+embedder scores the question high (a question naming its topic) or low (a paraphrase).
+"""
+
+from __future__ import annotations
+
+from app.question import QuestionIntent
+from app.relevance import Candidate, RelevancePolicy, decide, standout
+
+LIST_QUESTION = QuestionIntent(text="Which orals study graph clustering?", wants_list=True)
+
+
+def crowd(offset: float, stretch: float, coverage: float = 0.5) -> list[Candidate]:
+    """Three papers well above 47 similar ones, at a given level and spread of similarity."""
+    shape = [1.0, 0.9, 0.8] + [0.1 + 0.002 * i for i in range(47)][::-1]
+    return [
+        Candidate(paper_id=f"p{i}", fused=1.0 / (60 + i), dense=offset + stretch * s,
+                  expanded=offset + stretch * s, keyword=0.0, keyword_share=0.0, coverage=coverage)
+        for i, s in enumerate(shape)
+    ]  # fmt: skip
+
+
+def kept_ids(candidates: list[Candidate]) -> list[str]:
+    kept, _ = decide(candidates, LIST_QUESTION, RelevancePolicy(), has_author_match=False)
+    return [c.paper_id for c in kept]
+
+
+def test_the_same_shape_of_scores_keeps_the_same_papers_at_any_level() -> None:
+    named_topic = kept_ids(crowd(offset=0.15, stretch=0.5))  # best paper 0.65, crowd ~0.2
+    paraphrase = kept_ids(crowd(offset=0.38, stretch=0.1))  # best paper 0.48, crowd ~0.39
+    assert named_topic == paraphrase == ["p0", "p1", "p2"]
+
+
+def test_a_paper_lacking_the_words_the_listings_know_is_not_kept_on_similarity_alone() -> None:
+    candidates = crowd(offset=0.15, stretch=0.5)
+    candidates[0].coverage = 1.0  # holds every word of the question
+    candidates[1].coverage = 0.0  # similar in embedding space, but holds none of them
+    assert kept_ids(candidates) == ["p0", "p2"]
+
+
+def test_a_paper_holding_every_question_term_is_kept_even_when_the_embedding_misses_it() -> None:
+    candidates = crowd(offset=0.15, stretch=0.5)
+    candidates[0].coverage = 1.0
+    candidates[30].coverage = 1.0  # "DP-SGD" in its abstract, far down the dense ranking
+    assert "p30" in kept_ids(candidates)
+
+
+def test_standout_is_one_for_the_best_and_zero_for_the_median() -> None:
+    shares = standout([0.9, 0.5, 0.4, 0.3, 0.2], pool=5)
+    assert shares[0] == 1.0 and shares[2] == 0.0 and shares[4] < 0
