@@ -176,7 +176,6 @@ class ChunkHit:
     paper_id: str
     chunk: int
     similarity: float
-    text: str = ""
 
 
 def _client_settings() -> Any:
@@ -377,10 +376,11 @@ class PaperStore:
         step = self._max_batch()
         for start in range(0, len(rows), step):
             batch = rows[start : start + step]
+            # No documents: the chunk text is a pure function of the record in chunk 0, and
+            # Chroma would store each one three times (metadata, its index, full-text search).
             self._collection.upsert(
                 ids=[row[0] for row in batch],
                 embeddings=np.stack([row[3] for row in batch]).astype(np.float32),
-                documents=[row[1] for row in batch],
                 metadatas=[row[2] for row in batch],
             )
 
@@ -561,13 +561,13 @@ class PaperStore:
         return records
 
     def query(
-        self, embedding: np.ndarray, n_results: int, where: dict[str, Any] | None = None, with_text: bool = False
+        self, embedding: np.ndarray, n_results: int, where: dict[str, Any] | None = None
     ) -> list[ChunkHit]:
         """The chunks nearest to ``embedding``, most similar first.
 
-        Only ids and distances are fetched unless ``with_text``: chunk ids carry the paper id
-        and chunk number, and skipping the metadata (chunk 0 holds the whole record) makes
-        the query several times faster.
+        Only ids and distances are fetched: chunk ids carry the paper id and chunk number,
+        and skipping the metadata (chunk 0 holds the whole record) makes the query several
+        times faster.
         """
         vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
         if vector.shape[0] != self._identity.dimension:
@@ -577,39 +577,22 @@ class PaperStore:
             )
         if n_results <= 0:
             return []
-        include = ["distances", "documents"] if with_text else ["distances"]
         with _guard(self._url, self._location):
             result = self._collection.query(
-                query_embeddings=[vector], n_results=int(n_results), where=where, include=include
+                query_embeddings=[vector], n_results=int(n_results), where=where, include=["distances"]
             )
         ids = result["ids"][0] if result.get("ids") else []
-        documents = (result.get("documents") or [[]])[0] or []
         hits = []
-        for i, (chunk_id, distance) in enumerate(zip(ids, result["distances"][0])):
+        for chunk_id, distance in zip(ids, result["distances"][0]):
             paper_id, _, chunk = chunk_id.rpartition("#")
             hits.append(
                 ChunkHit(
                     paper_id=paper_id,
                     chunk=int(chunk),
                     similarity=min(1.0, 1.0 - float(distance)),  # float noise can exceed 1
-                    text=documents[i] if i < len(documents) and documents[i] else "",
                 )
             )
         return hits
-
-    def paper_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The mean of each paper's chunk vectors (a paper's place in embedding space), for
-        the few papers retrieval feeds back into the query; unknown ids are left out."""
-        wanted = list(dict.fromkeys(paper_ids))
-        if not wanted:
-            return {}
-        where = {"paper_id": {"$in": wanted}} if len(wanted) > 1 else {"paper_id": wanted[0]}
-        with _guard(self._url, self._location):
-            got = self._collection.get(where=where, include=["embeddings"])
-        sums: dict[str, list[np.ndarray]] = {}
-        for chunk_id, vector in zip(got["ids"], got["embeddings"]):
-            sums.setdefault(chunk_id.rpartition("#")[0], []).append(np.asarray(vector, dtype=np.float32))
-        return {pid: np.mean(vectors, axis=0) for pid, vectors in sums.items()}
 
     def count_papers(self) -> int:
         return sum(1 for _ in self._first_chunks([]))
