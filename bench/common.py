@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
+#: ``../shared`` beside the repository: the conference-scale listing and the dev questions.
+SHARED = Path(os.environ.get("PAPERCHAT_SHARED_DIR", REPO.parent / "shared"))
 #: Where stores, synthetic listings and servers live: big, disposable, outside the repo.
 WORK_DIR = Path(os.environ.get("PAPERCHAT_BENCH_WORK", "/tmp/paperchat-bench"))
 

@@ -23,14 +23,14 @@ from app.metrics import (
     reciprocal_rank,
     summarize,
 )
-from bench.common import REPO
+from bench.common import REPO, SHARED
 from bench.systems import System
 
 #: The listing every gold position refers to (the ICML 2024 virtual-site orals page).
 REFERENCE = "001_49cbb665570d8f3c.txt"
 #: Shared dev questions (may be absent on other machines) and the project's own set.
 QUESTION_SETS: dict[str, Path] = {
-    "dev": Path("/work/shared/eval/dev_questions.jsonl"),
+    "dev": SHARED / "eval" / "dev_questions.jsonl",
     "project": REPO / "eval" / "questions.jsonl",
 }
 #: Question types whose answer is a list, where completeness is what matters.

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, WORK_DIR, machine
+from bench.common import REPO, SHARED, WORK_DIR, machine
 
-PAPERLISTS = Path(os.environ.get("PAPERCHAT_BENCH_PAPERLISTS", "/work/shared/listings/paperlists_icml2024.json"))
+PAPERLISTS = Path(os.environ.get("PAPERCHAT_BENCH_PAPERLISTS", SHARED / "listings" / "paperlists_icml2024.json"))
 BUNDLED = REPO / "data" / "listings"
 REAL_MERGED = 2610
 #: Synthetic records carry abstracts up to this corpus size (full mode), titles only above.
