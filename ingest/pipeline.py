@@ -270,12 +270,14 @@ def embed_and_store(
         for start in range(0, len(planned), UPSERT_BATCH):
             batch = planned[start : start + UPSERT_BATCH]
             texts = [text for _, chunks in batch for text in chunks]
-            vectors = []
-            for offset in range(0, len(texts), EMBED_BATCH):
-                piece = texts[offset : offset + EMBED_BATCH]
-                vectors.append(embedder.embed(piece))
-                bar.update(len(piece))
-            matrix = np.vstack(vectors)
+            # Model calls take texts of similar length across the whole batch, so a short
+            # title-only chunk is never padded to a 256-token abstract's length.
+            by_length = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            matrix = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+            for offset in range(0, len(by_length), EMBED_BATCH):
+                rows = by_length[offset : offset + EMBED_BATCH]
+                matrix[rows] = embedder.embed([texts[i] for i in rows])
+                bar.update(len(rows))
             items, row = [], 0
             for record, chunks in batch:
                 items.append((record, chunks, matrix[row : row + len(chunks)]))
