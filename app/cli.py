@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", metavar="USER:PASS", help="require this login (env PAPERCHAT_AUTH)")
     serve.add_argument("--share", action="store_true", help="also create a public gradio.live link (sends traffic through it)")
     serve.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+    serve.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
 
     chat = sub.add_parser(
         "chat",
@@ -323,7 +324,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.serve import auth_from, serve
 
     auth = auth_from(args.auth)
-    pc = _paperchat(args, llm=args.llm)
+    pc = _paperchat(args, llm=args.llm, llm_model=args.model)
     pc.store()  # a missing store stops here with "No index at ...: run paperchat ingest ..."
     serve(pc, host=args.host, port=args.port, auth=auth, share=args.share)
     return 0

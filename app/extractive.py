@@ -28,9 +28,14 @@ def attach_evidence(result: SearchResult, idf) -> list[Paper]:
 
 
 def format_item(number: int, paper: Paper) -> str:
-    """One numbered citation line with its evidence."""
+    """One numbered citation line with its evidence.
+
+    An untitled paper's citation already names its authors, so they are not repeated.
+    """
     venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
-    line = f"[{number}] {paper.citation} — {short_authors(paper.authors, limit=3)}"
+    line = f"[{number}] {paper.citation}"
+    if paper.title:
+        line += f" — {short_authors(paper.authors, limit=3)}"
     if venue:
         line += f" ({venue})"
     if paper.evidence:

@@ -14,8 +14,11 @@ from app.paperchat import PaperChat
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-#: Answers generated at once; more would starve retrieval on a 2-core machine.
-CHAT_CONCURRENCY = 4
+#: Chat workers at once. Answers a language model writes also wait in their own lane
+#: (``GENERATION_CONCURRENCY`` places), so long generations never hold every worker and
+#: retrieval-only answers keep flowing on a 2-core machine.
+CHAT_CONCURRENCY = 8
+GENERATION_CONCURRENCY = 2
 #: Requests waiting in the queue before new ones are refused with "queue full".
 QUEUE_SIZE = 64
 AUTH_ENV = "PAPERCHAT_AUTH"
@@ -44,6 +47,7 @@ def serve(
     share: bool = False,
     concurrency: int = CHAT_CONCURRENCY,
     block: bool = True,
+    generation_concurrency: int = GENERATION_CONCURRENCY,
 ) -> Any:
     """Build the page over ``pc`` and serve it until interrupted; prints the URL.
 
@@ -52,7 +56,7 @@ def serve(
     """
     from app.ui import build_demo, launch_style
 
-    demo = build_demo(pc, chat_concurrency=concurrency)
+    demo = build_demo(pc, chat_concurrency=concurrency, generation_concurrency=generation_concurrency)
     pc.query_engine  # build the backend now: a misconfiguration fails here, not on the first question
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=concurrency)
     blocked = [str(Path(pc.settings.data_dir).resolve())]

@@ -1,12 +1,18 @@
-"""The real page in headless Chromium: `paperchat serve` over the bundled listings.
+"""The real page in headless Chromium: `paperchat serve` over the bundled listings plus posters.
 
 Uses Debian's ``chromium`` (installed by ``make test`` / CI) through Playwright; no browser is
-downloaded at run time. Saves a screenshot to ``test-artifacts/ui-dpsgd.png``.
+downloaded at run time. The store holds the bundled ICML 2024 orals and a few posters (the
+bundled listings are all orals), so "orals" in a question is a filter that changes results.
+Screenshots go to ``test-artifacts/``: ``ui-dpsgd.png`` (the first answer),
+``ui-filter-removed.png`` (after clicking the implied filter away) and ``ui-posters.png``
+(the same question with the Status dropdown set to Poster).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +33,14 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run",
 ]
 QUESTION = "Which orals study DP-SGD?"
+POSTER_TITLE = "Private Vision Transformers Trained with DP-SGD"
+POSTERS = [
+    {"title": POSTER_TITLE, "authors": ["Grace Hopper", "Alan Turing"], "status": "Poster",
+     "abstract": "We pretrain vision transformers with DP-SGD under a strict privacy budget of $\\epsilon=4$ "
+                 "and study how DP-SGD clipping interacts with large batches."},
+    {"title": "Equivariant Networks for Protein Folding", "authors": ["Rosalind Franklin"], "status": "Poster",
+     "abstract": "We predict protein structure from amino acid sequences with equivariant networks."},
+]
 
 
 def free_port() -> int:
@@ -55,8 +69,13 @@ def server(tmp_path_factory) -> Iterator[str]:
     pytest.importorskip("playwright.sync_api", reason="playwright is missing: pip install -e '.[test]'")
     from app.paperchat import PaperChat
 
-    store = tmp_path_factory.mktemp("browser") / "store"
-    PaperChat(data_dir=store).ingest([ROOT / "data" / "listings"], venue="ICML", year=2024, progress=False)
+    folder = tmp_path_factory.mktemp("browser")
+    posters = folder / "posters.jsonl"
+    posters.write_text("\n".join(json.dumps(p) for p in POSTERS) + "\n", encoding="utf-8")
+    store = folder / "store"
+    pc = PaperChat(data_dir=store)
+    pc.ingest([ROOT / "data" / "listings"], venue="ICML", year=2024, progress=False)
+    pc.ingest([posters], venue="ICML", year=2024, progress=False)
 
     port = free_port()
     script = Path(sys.executable).with_name("paperchat")
@@ -79,8 +98,19 @@ def server(tmp_path_factory) -> Iterator[str]:
             process.wait()
 
 
+def badges(page) -> list[str]:
+    """The venue/year/status badge of every source card, in order."""
+    return page.locator("#pc-sources .pc-badge").all_inner_texts()
+
+
+def wait_for_sources_of(page, question: str) -> None:
+    """Until the sources panel shows the answer to ``question`` (it is filled last)."""
+    page.locator("#pc-sources .pc-asked", has_text=question).wait_for(timeout=60_000)
+    page.locator("#pc-sources .pc-card").first.wait_for(timeout=60_000)
+
+
 def test_ask_check_sources_and_filter_in_a_real_browser(server):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     outside: list[str] = []
@@ -95,27 +125,80 @@ def test_ask_check_sources_and_filter_in_a_real_browser(server):
             page.locator("#pc-question textarea").fill(QUESTION)
             page.locator("#pc-ask").click()
 
+            # the answer: ViP in the chat and the sources, read as text, not markup
             sources = page.locator("#pc-sources")
             sources.locator(".pc-card", has_text="ViP").first.wait_for(timeout=60_000)
-            assert "ViP" in page.locator("#pc-chat").inner_text()
+            wait_for_sources_of(page, QUESTION)
+            chat = page.locator("#pc-chat")
+            assert "ViP" in chat.inner_text()
+            for text in (chat.inner_text(), sources.inner_text()):
+                assert "ViP—a Vision transformer with differential Privacy—under" in text
+                assert "ε=8" in text and "$\\epsilon" not in text and "**Vi**" not in text
             assert "papers matched" in sources.inner_text()
-            assert "Answered by extractive" in page.locator("#pc-status").inner_text()
+            assert all("Oral" in b for b in badges(page)) and POSTER_TITLE not in sources.inner_text()
 
-            page.locator("#pc-status-filter input").click()
-            page.get_by_role("option", name="Oral").click()
-            page.locator("#pc-chips").get_by_text("your filter").wait_for(timeout=10_000)
-            assert "status: Oral" in page.locator("#pc-chips").inner_text()
-            page.keyboard.press("Escape")
-            page.wait_for_timeout(500)  # let the dropdown's closing animation finish
+            # what answered, in words; the question still in view; evidence without a click
+            status = page.locator("#pc-status").inner_text()
+            assert "Answered by extractive (no language model" in status
+            expect(page.locator("#pc-current")).to_contain_text(QUESTION)
+            expect(page.locator("#pc-current")).to_be_in_viewport()
+            expect(sources.locator(".pc-card .pc-evidence mark").first).to_be_visible()
+            assert "From listing 00" in sources.inner_text() and "_8bc7cccfbb1f2936" not in sources.inner_text()
+
+            # every cited paper can be followed: its own link or a search, labelled as one
+            cards = sources.locator(".pc-card")
+            for index in range(cards.count()):
+                search = cards.nth(index).locator("a.pc-search").first
+                assert (search.get_attribute("href") or "").startswith("https://scholar.google.com/scholar?q=")
+                assert "No link in the listing. Search by" in cards.nth(index).inner_text()
+            cited = chat.locator("a", has_text="[1]").last
+            assert (cited.get_attribute("href") or "").startswith("https://scholar.google.com/")
+            assert "search" in (cited.get_attribute("title") or "")
+            expect(page.locator("#pc-csv")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "ui-dpsgd.png"), full_page=True)
+
+            # the question implied "status: Oral": clicking that chip asks again without it
+            chip = page.locator('#pc-chips button[data-remove="status"]')
+            expect(chip).to_contain_text("status: Oral")
+            chip.click()
+            sources.locator(".pc-card", has_text=POSTER_TITLE).wait_for(timeout=60_000)
+            assert any("Poster" in b for b in badges(page)) and any("Oral" in b for b in badges(page))
+            expect(page.locator("#pc-chips")).to_contain_text("removed")
+            expect(page.locator('#pc-chips button[data-remove="status"]')).to_have_count(0)
+            expect(page.locator("#pc-current")).to_contain_text("asked again without status: Oral")
+            page.screenshot(path=str(ARTIFACTS / "ui-filter-removed.png"), full_page=True)
+
+            # a filter for the next question: shown apart from the answer's, then applied
+            page.locator("#pc-status-filter input").click()
+            page.get_by_role("option", name="Poster").click()
+            page.keyboard.press("Escape")
+            pending = page.locator("#pc-pending")
+            expect(pending.locator('button[data-clear="status"]')).to_contain_text("status: Poster")
+            assert "Poster" not in page.locator("#pc-chips").inner_text().replace("removed", "")
+            follow = "Which papers study DP-SGD?"
+            page.locator("#pc-question textarea").fill(follow)
+            page.locator("#pc-ask").click()
+            wait_for_sources_of(page, follow)
+            assert badges(page) and all("Poster" in b for b in badges(page))
+            assert POSTER_TITLE in sources.inner_text() and "ViP" not in sources.inner_text()
+            expect(page.locator('#pc-chips button[data-remove="status"]')).to_contain_text("your filter")
+            page.wait_for_timeout(300)  # let the dropdown's closing animation finish
+            page.screenshot(path=str(ARTIFACTS / "ui-posters.png"), full_page=True)
+
+            # clicking the next-question chip clears that dropdown
+            pending.locator('button[data-clear="status"]').click()
+            expect(page.locator("#pc-status-filter input")).to_have_value("any")
+            expect(pending.locator('button[data-clear="status"]')).to_have_count(0)
 
             page.locator("#pc-new-chat").click()
             sources.get_by_text("Ask a question").wait_for(timeout=10_000)
-            assert "ViP" not in page.locator("#pc-chat").inner_text()
+            assert "ViP" not in chat.inner_text()
 
-            page.get_by_role("button", name="Which orals are about differential privacy?").click()
-            sources.locator(".pc-card").first.wait_for(timeout=60_000)
-            assert "differential privacy" in page.locator("#pc-chat").inner_text()
+            example = page.locator("#pc-examples button").first
+            asked = example.inner_text()
+            example.click()
+            wait_for_sources_of(page, asked)
+            assert re.search(r"\[1\]", chat.inner_text())
         finally:
             browser.close()
     assert outside == [], f"the page fetched from outside the server: {outside}"

@@ -26,17 +26,10 @@ from app.ui import (
     example_questions,
     without_implied_words,
 )
-from app.ui_render import (
-    answer_markdown,
-    bibtex,
-    bibtex_key,
-    chips_html,
-    csv_text,
-    safe_url,
-    sources_html,
-    status_html,
-    text_pieces,
-)
+from app.exports import bibtex, bibtex_key, csv_text
+from app.lanes import Lane
+from app.ui_render import answer_markdown, safe_url, sources_html, text_pieces
+from app.ui_status import answer_chips_html, pending_chips_html, status_html
 
 LISTINGS = Path(__file__).resolve().parent.parent / "data" / "listings"
 XSS = "<img src=x onerror=alert(1)>"
@@ -155,7 +148,7 @@ def test_implied_filter_is_shown_and_can_be_removed(small):
     first = session.turns[-1]
     assert first.implied == {"status": "Oral"}
     assert all(p.status == "Oral" for p in first.answer.citations)
-    assert "pc-chip-implied" in updates[-1].chips and updates[-1].can_drop_implied is True
+    assert "pc-chip-implied" in updates[-1].chips and 'data-remove="status"' in updates[-1].chips
 
     again = list(small.ask_without_implied([], session))
     second = session.turns[-1]
@@ -163,7 +156,7 @@ def test_implied_filter_is_shown_and_can_be_removed(small):
     assert second.implied == {}
     assert {p.status for p in second.answer.citations} == {"Oral", "Poster"}
     assert "pc-chip-ignored" in again[-1].chips
-    assert "without the implied filter status: Oral" in again[0].chat[-2]["content"]
+    assert "asked again without status: Oral" in again[0].chat[-2]["content"]
 
 
 def test_ignore_checkbox_keeps_filters_the_user_chose(small):
@@ -182,7 +175,8 @@ def test_question_rewrite_and_filter_choice():
 
 def test_filter_chips_for_the_next_question(bundled):
     html_text = bundled.filters_changed("ICML", "2024", "any")
-    assert "venue" in html_text and "2024" in html_text and "next question" in html_text
+    assert "venue" in html_text and "2024" in html_text and "Next question" in html_text
+    assert 'data-clear="venue"' in html_text and 'data-clear="year"' in html_text
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -244,8 +238,8 @@ def test_bibtex_keys_and_untitled_note():
 
 def test_csv_cells_cannot_run_as_formulas():
     paper = Paper("a", "=HYPERLINK(\"http://evil\")", ["@admin"], "x", None, None, None, None)
-    row = list(csv.reader(io.StringIO(csv_text([paper]))))[1]
-    assert row[2].startswith("'=") and row[3].startswith("'@")
+    row = next(csv.DictReader(io.StringIO(csv_text([paper]))))
+    assert row["title"].startswith("'=") and row["authors"].startswith("'@")
 
 
 # -- hostile text ------------------------------------------------------------------------------
@@ -272,8 +266,9 @@ def test_hostile_paper_renders_inert_in_every_part_of_the_page():
     paper = hostile_paper()
     answer = Answer(text=f"[1] {XSS} [click](javascript:alert(1))", citations=[paper], backend="extractive",
                     searched=1, matched=1, filters={"status": XSS}, notices=[XSS])
-    for markup in (sources_html(answer), chips_html({"venue": XSS}, {"status": XSS}, {"year": XSS}, {"venue": XSS}),
-                   status_html({"records": 1, "listings": {XSS: 1}}, answer)):
+    for markup in (sources_html(answer), answer_chips_html({"venue": XSS}, {"status": XSS}, {"year": XSS}, {"venue": XSS}),
+                   pending_chips_html({"venue": XSS}, {"status": XSS}), pending_chips_html({}, {XSS: XSS}),
+                   status_html({"records": 1, "listings": {XSS: 1}}, answer, backend=XSS)):
         assert_inert(markup)
     assert_inert(answer_markdown(answer.text, answer.citations), markdown=True)
     assert "&lt;img src=x onerror=alert(1)&gt;" in sources_html(answer)
@@ -284,7 +279,7 @@ def test_hostile_listing_end_to_end(small):
     updates, session = run(small, "Which papers are about jamming attacks on gossip protocols?")
     final = updates[-1]
     assert any("Hostile" in (p.title or "") for p in session.turns[-1].answer.citations)
-    for markup in (final.sources, final.chips, final.status):
+    for markup in (final.sources, final.chips, final.pending, final.status, updates[0].current):
         assert_inert(markup)
     assert_inert(final.chat[-1]["content"], markdown=True)
     assert "\\[click\\]\\(javascript:" in final.chat[-1]["content"]  # shown as text, not a link
@@ -302,7 +297,11 @@ def test_citation_numbers_link_to_safe_urls_only():
     bad = Paper("b", "Bad", ["C D"], "x", None, None, None, HOSTILE_URL)
     markdown = answer_markdown("See [1] and [2] and [3].", [good, bad])
     assert 'href="https://example.org/good"' in markdown
-    assert markdown.count("<a ") == 1 and "javascript" not in markdown
+    assert "javascript" not in markdown
+    # the hostile URL is dropped; [2] links to a search for the paper instead, labelled as one
+    assert 'href="https://scholar.google.com/scholar?q=%22Bad%22"' in markdown
+    assert 'title="The listing gave no link: search Google Scholar by the title"' in markdown
+    assert markdown.count("<a ") == 2 and "<b>&#91;3&#93;</b>" in markdown
 
 
 # -- streaming backends and examples -----------------------------------------------------------
@@ -384,3 +383,188 @@ def test_login_comes_from_the_flag_or_the_environment(monkeypatch):
     assert auth_from(None) is None
     with pytest.raises(ValueError, match="USER:PASSWORD"):
         parse_auth("no-colon")
+
+
+# -- readable listing text, links, status ------------------------------------------------------
+
+
+def card_of(sources: str, paper_id: str) -> str:
+    """The HTML of one source card."""
+    start = sources.index(f'data-paper-id="{paper_id}"')
+    return sources[start : sources.index("</article>", start)]
+
+
+def test_listing_markup_is_shown_readable_in_chat_and_cards(bundled):
+    updates, session = run(bundled, "Which orals study DP-SGD?")
+    final = updates[-1]
+    vip = next(p for p in session.turns[-1].answer.citations if "ViP" in (p.title or ""))
+    assert "**Vi**" in vip.abstract and "$\\epsilon=8$" in vip.abstract  # the stored text is untouched
+    card = card_of(final.sources, vip.id)
+    chat = final.chat[-1]["content"]
+    for shown in (card, chat.replace("\\", "")):
+        assert "ViP—a Vision transformer with differential Privacy—under" in shown
+        assert "ε=8" in shown
+        assert "**" not in shown and "$" not in shown and "---" not in shown
+
+
+def test_evidence_is_highlighted_on_the_card_without_opening_the_abstract(bundled):
+    updates, session = run(bundled, "Which orals study DP-SGD?")
+    sources = updates[-1].sources
+    for paper in session.turns[-1].answer.citations:
+        card = card_of(sources, paper.id)
+        visible = card.split("<details", 1)[0]
+        assert "Why it matched:" in visible and "<mark>" in visible
+        inside = card.split("<details", 1)[1]
+        assert inside.count("<mark>") == 1  # and marked again inside the full abstract
+
+
+def test_every_cited_paper_has_a_link_and_a_search_says_so(bundled):
+    updates, session = run(bundled, "Which orals involve differential privacy?")
+    final, cited = updates[-1], session.turns[-1].answer.citations
+    assert cited and all(p.url is None and not p.links for p in cited)  # the bundled listings give none
+    for paper in cited:
+        card = card_of(final.sources, paper.id)
+        assert "No link in the listing. Search by" in card
+        assert 'href="https://scholar.google.com/scholar?q=' in card and 'href="https://arxiv.org/search/' in card
+    chat = final.chat[-1]["content"]
+    assert chat.count('href="https://scholar.google.com/scholar?q=') == len(cited)
+    assert "The listing gave no link: search Google Scholar" in chat
+
+
+def test_untitled_card_is_short_and_names_the_authors_once(bundled):
+    updates, session = run(bundled, "Which orals study DP-SGD?")
+    untitled = [p for p in session.turns[-1].answer.citations if not p.title]
+    assert untitled
+    for paper in untitled:
+        card = card_of(updates[-1].sources, paper.id)
+        assert "Untitled: “" in card and "[untitled:" not in card
+        assert card.count(paper.authors[0]) == 1
+        assert "No link in the listing. Search by the abstract&#x27;s first words and the first author:" in card
+    chat = updates[-1].chat[-1]["content"].replace("\\", "")
+    assert all(chat.count(p.authors[0]) == 1 for p in untitled)
+
+
+def test_cards_name_listings_readably_with_the_file_in_a_tooltip(bundled):
+    updates, session = run(bundled, "Which orals study DP-SGD?")
+    vip = next(p for p in session.turns[-1].answer.citations if "ViP" in (p.title or ""))
+    card = card_of(updates[-1].sources, vip.id)
+    origin = re.search(r'<div class="pc-origin" title="([^"]*)">([^<]*)</div>', card)
+    assert origin, card
+    assert origin.group(2).startswith("From listing 00") and "_" not in origin.group(2)
+    assert ".txt entry" in origin.group(1)
+    assert re.search(r"relevance: rank \d+ of \d+", card)
+    assert "listings (listing 000, listing 001)" in updates[-1].status
+
+
+def test_status_line_names_the_model_and_explains_extractive(bundled):
+    updates, _ = run(bundled, "Which orals study DP-SGD?")
+    assert "Answered by <b>extractive</b> (no language model: it lists the matching papers and quotes their abstracts)" in updates[-1].status
+    answer = Answer(text="[1] x", citations=[], backend="openai", debug={"model": "gpt-4o-mini"})
+    assert "Answered by <b>OpenAI</b> model <b>gpt-4o-mini</b>" in status_html({"records": 3}, answer)
+    local = Answer(text="x", citations=[], backend="local", debug={"model": "qwen2.5-0.5b-instruct-q4_k_m.gguf"})
+    assert "a local model (llama.cpp)</b> model <b>qwen2.5-0.5b" in status_html({"records": 3}, local)
+    assert "Answers by <b>extractive</b>" in bundled.status()
+
+
+def test_the_question_stays_visible_above_the_chat(bundled):
+    updates, _ = run(bundled, "Which orals study DP-SGD?")
+    assert "You asked:" in updates[0].current and "Which orals study DP-SGD?" in updates[0].current
+    assert all(u.current is None for u in updates[1:])  # not cleared while the answer streams
+
+
+# -- exports number papers as the answer did ---------------------------------------------------
+
+
+def test_csv_numbers_and_ranks_match_the_answer_and_the_cards(bundled):
+    updates, session = run(bundled, "Which orals involve differential privacy?")
+    final, answer = updates[-1], session.turns[-1].answer
+    rows = list(csv.DictReader(io.StringIO(Path(final.csv_path).read_text(encoding="utf-8"))))
+    in_text = [int(n) for n in re.findall(r"^\[(\d+)\]", answer.text, flags=re.MULTILINE)]
+    assert [int(r["number"]) for r in rows] == in_text
+    cards = re.findall(r'id="pc-source-(\d+)".*?relevance: rank (\d+) of', final.sources)
+    assert [(int(r["number"]), int(r["rank"])) for r in rows] == [(int(n), int(k)) for n, k in cards]
+
+
+def test_csv_keeps_the_numbers_a_model_cited_with(bundled, tmp_path):
+    papers = [Paper("a", "A", ["X Y"], "x", None, None, None, None, score=0.2),
+              Paper("b", "B", ["Z W"], "y", None, None, None, None, score=0.3)]
+    answer = Answer(text="See [2] and [5].", citations=papers, backend="openai", debug={"source_numbers": [2, 5]})
+    _, table = bundled.write_exports(ChatSession(workdir=str(tmp_path)), answer)
+    rows = list(csv.DictReader(io.StringIO(Path(table).read_text(encoding="utf-8"))))
+    assert [(r["number"], r["rank"], r["title"]) for r in rows] == [("2", "2", "A"), ("5", "1", "B")]
+
+
+# -- filter chips: the answer's, removable by a click; the next question's, separate -----------
+
+
+def test_clicking_an_implied_chip_asks_again_without_it(small):
+    updates, session = run(small, "Which orals use DP-SGD?")
+    assert 'data-remove="status"' in updates[-1].chips
+    assert "Next question:" in updates[-1].pending and "follow-ups keep" in updates[-1].pending
+    assert "data-remove" not in updates[-1].pending
+    again = list(small.remove_filter("status", updates[-1].chat, session))
+    turn = session.turns[-1]
+    assert turn.ignored == {"status": "Oral"} and turn.answer.filters == {}
+    assert {p.status for p in turn.answer.citations} == {"Oral", "Poster"}
+    assert "<s>status: Oral</s>" in again[-1].chips and 'data-remove="status"' not in again[-1].chips
+    assert again[0].filters is None  # the dropdowns were not touched
+    assert len(again[-1].chat) == 4
+
+
+def test_clicking_a_chosen_chip_clears_the_dropdown_and_asks_again(small):
+    updates, session = run(small, "Which papers use DP-SGD?", status="Poster")
+    assert {p.status for p in session.turns[-1].answer.citations} == {"Poster"}
+    again = list(small.remove_filter("status", [], session, "any", "any", "Poster"))
+    assert again[0].filters == {"status": "any"}
+    assert "Oral" in {p.status for p in session.turns[-1].answer.citations}
+    assert "no filters" in again[-1].pending
+
+
+def test_chip_clicks_accept_only_known_fields(small):
+    _, session = run(small, "Which orals use DP-SGD?")
+    assert list(small.remove_filter("<img>", [], session)) == []
+    assert list(small.remove_filter("venue", [], session)) == []  # not a filter of this answer
+    assert small.clear_filter("status") == {"status": "any"} and small.clear_filter("evil") == {}
+
+
+def test_next_question_chips_follow_the_dropdowns(small):
+    _, session = run(small, "Which orals use DP-SGD?")
+    assert "follow-ups keep this answer’s filters (status: Oral)" in small.filters_changed("any", "any", "any", False, session)
+    chosen = small.filters_changed("any", "any", "Poster", True, session)
+    assert 'data-clear="status"' in chosen and "follow-ups keep" not in chosen and "will be ignored" in chosen
+
+
+# -- model answers wait in their own lane ------------------------------------------------------
+
+
+class ModelPaperChat(StreamingPaperChat):
+    """A streaming stand-in that reports a language-model backend, so the page gates it."""
+
+    class query_engine:  # noqa: N801 - mirrors PaperChat.query_engine.backend.name
+        class backend:  # noqa: N801
+            name = "openai"
+
+
+def test_a_busy_model_shows_the_place_in_line_then_answers(bundled):
+    lane = Lane(1, poll_seconds=0.02)
+    handlers = ChatHandlers(ModelPaperChat(bundled.pc), lane=lane)
+    assert handlers.uses_model
+    holder = lane.join()
+    assert holder.admitted(0)
+    steps = handlers.respond("Which orals study DP-SGD?", [], ChatSession())
+    shown = [next(steps), next(steps)]
+    assert "The language model is busy answering another question. Yours is number 1 in line" in shown[1].chat[-1]["content"]
+    assert "queued" in shown[1].status and lane.waiting == 1
+    holder.leave()
+    rest = list(steps)
+    assert "ViP" in rest[-1].chat[-1]["content"] and lane.running == 0 and lane.waiting == 0
+
+
+def test_extractive_answers_never_wait_for_the_model_lane(bundled):
+    lane = Lane(1, poll_seconds=0.02)
+    handlers = ChatHandlers(bundled.pc, lane=lane)
+    holder = lane.join()
+    assert holder.admitted(0) and not handlers.uses_model
+    updates, _ = run(handlers, "Which orals study DP-SGD?")
+    assert not any("busy" in u.chat[-1]["content"] for u in updates if u.chat)
+    holder.leave()
