@@ -15,10 +15,12 @@ to the next one with a notice in the answer, and never to a paid API nobody set 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from app.papers import Answer
+from app.redact import redact_secrets
 from app.search import SearchResult
 from app.settings import Settings
 
@@ -185,7 +187,8 @@ class FallbackBackend:
                 following = self.backends[position + 1].name
                 notices.append(f"{backend.name} failed: {failure.reason}; answered with {following} instead.")
                 log.warning("%s failed (%s); falling back to %s", backend.name, failure.reason, following)
-                log.debug("model failure detail", exc_info=True)
+                detail = "".join(traceback.format_exception(failure))  # the server's text: may quote the key
+                log.debug("model failure detail:\n%s", redact_secrets(detail, failure))
 
     def answer(self, result: SearchResult, idf: Callable[[str], float]) -> Answer:
         return final_answer(self.stream(result, idf))

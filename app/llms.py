@@ -42,6 +42,7 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.custom import CustomLLM
 from pydantic import Field, PrivateAttr
 
+from app.redact import redact_secrets
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,12 @@ class ModelFailure(RuntimeError):
 
 
 def failure_reason(error: BaseException, timeout: float | None = None) -> str:
+    """:func:`describe_failure`, with the request's API key (and anything shaped like a key)
+    redacted: a server's own message is quoted, and servers quote credentials back."""
+    return redact_secrets(describe_failure(error, timeout), error)
+
+
+def describe_failure(error: BaseException, timeout: float | None = None) -> str:
     """One sentence saying why a model call failed (timeout, 429, 5xx, refused, missing model)."""
     import openai
 

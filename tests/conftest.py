@@ -37,6 +37,11 @@ stable; other test modules (UI, generative backends, benchmarks) rely on them.
     ``cli_env`` (or ``env``), capturing text output. ``check=0`` (or another code) asserts the
     exit status and shows stdout/stderr when it differs.
 
+``hardening`` (function) -> Recorder
+    ``hardening.record(area, case, happened, lost=0, held=None)`` adds a row to the hardening
+    table (bad input, crashes, upstream failures, exposure): ``test-artifacts/hardening.json``
+    and ``hardening.md``, written at the end of the session. See ``tests/hardening_table.py``.
+
 The environment variables below are set at import, before anything imports chromadb or
 gradio, so no test can send telemetry.
 """
@@ -146,3 +151,39 @@ def run_cli(cli_env: dict[str, str]) -> Callable[..., subprocess.CompletedProces
         return result
 
     return run
+
+
+# ----------------------------------------------------------------------- hardening table
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Keep each phase's report on the test item, so fixtures can see whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def hardening_table():
+    """Rows recorded by every test this session, written to test-artifacts/ at the end."""
+    from hardening_table import HardeningTable
+
+    table = HardeningTable()
+    yield table
+    table.write()
+
+
+@pytest.fixture
+def hardening(request: pytest.FixtureRequest, hardening_table):
+    """``hardening.record(area, case, happened, lost=0)``: one row of the hardening table
+    (see tests/hardening_table.py); rows of a test that fails are marked FAILED."""
+    from hardening_table import Recorder
+
+    recorder = Recorder(request.node.nodeid)
+    yield recorder
+    report = getattr(request.node, "rep_call", None)
+    for row in recorder.rows:
+        if not row.decided:
+            row.outcome = "passed" if report is not None and report.passed else "failed"
+    hardening_table.rows.extend(recorder.rows)
