@@ -29,7 +29,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 
 from app.extractive import ExtractiveBackend, attach_evidence, matched_line
-from app.llms import ModelFailure, context_chars, failure_reason, model_label
+from app.llms import ModelFailure, context_chars, failure_reason, finish_reason, model_label
 from app.papers import NO_ANSWER, Answer, Paper, short_authors
 from app.search import SearchResult
 from prompts import render
@@ -267,16 +267,31 @@ class GenerativeBackend:
                 raise ModelFailure(self.name, failure_reason(error, self.timeout)) from error
         return self._llm
 
-    def stream_chat_text(self, messages: Sequence[ChatMessage]) -> Iterator[str]:
-        """Text deltas of one ``stream_chat`` call; every failure becomes a ModelFailure."""
+    def stream_chat_text(self, messages: Sequence[ChatMessage], outcome: dict[str, Any] | None = None) -> Iterator[str]:
+        """Text deltas of one ``stream_chat`` call; every failure becomes a ModelFailure.
+
+        A stream that ends without a finish reason was cut off (the server died, a proxy gave
+        up): the client sees a clean end of the body, so without this check half an answer
+        would pass for a whole one. ``outcome["finish_reason"]`` receives the reason.
+        """
+        finished: str | None = None
+        received = 0
         try:
             for response in self.llm.stream_chat(list(messages)):
+                finished = finish_reason(response.raw) or finished
                 if response.delta:
+                    received += len(response.delta)
                     yield response.delta
         except ModelFailure:
             raise
         except Exception as error:
             raise ModelFailure(self.name, failure_reason(error, self.timeout)) from error
+        if finished is None:
+            raise ModelFailure(
+                self.name, f"the server closed the stream before the answer was finished (after {received} characters)"
+            )
+        if outcome is not None:
+            outcome["finish_reason"] = finished
 
     def complete(self, messages: Sequence[ChatMessage]) -> str:
         """A whole reply (used to rewrite follow-up questions)."""
@@ -296,7 +311,8 @@ class GenerativeBackend:
         started = time.perf_counter()
         first: float | None = None
         parts: list[str] = []
-        deltas = self.stream_chat_text(messages)
+        outcome: dict[str, Any] = {}
+        deltas = self.stream_chat_text(messages, outcome)
         for delta in deltas:
             shown = citations.feed(delta)
             if shown:
@@ -316,6 +332,7 @@ class GenerativeBackend:
             "generate_s": round(time.perf_counter() - started, 3),
             "sources_in_prompt": len(result.papers),
             "stopped_early": len(citations.dropped) > _MAX_DROPPED,
+            "finish_reason": outcome.get("finish_reason"),
         }
         if parts[-1]:
             yield parts[-1]

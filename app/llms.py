@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -79,11 +80,20 @@ def failure_reason(error: BaseException, timeout: float | None = None) -> str:
 
 
 def describe_failure(error: BaseException, timeout: float | None = None) -> str:
-    """One sentence saying why a model call failed (timeout, 429, 5xx, refused, missing model)."""
+    """One sentence saying why a model call failed (timeout, 429, 5xx, refused, missing model,
+    a reply that is not JSON, a connection that broke off mid-answer)."""
+    import httpx
     import openai
 
     if isinstance(error, ModelFailure):
         return error.reason
+    if isinstance(error, json.JSONDecodeError):  # the openai client lets these through unwrapped
+        return f"the server sent a reply that is not valid JSON ({error.msg} at character {error.pos})"
+    if isinstance(error, httpx.TimeoutException):  # raised while reading a stream, not wrapped either
+        limit = f" for more than {timeout:g} s" if timeout else ""
+        return f"the server stopped sending mid-answer{limit}"
+    if isinstance(error, httpx.TransportError):
+        return f"the connection broke off mid-answer ({type(error).__name__}: {error})"[:300]
     if isinstance(error, openai.APITimeoutError):
         return f"the request timed out after {timeout:g} s" if timeout else "the request timed out"
     if isinstance(error, openai.APIConnectionError):
@@ -205,19 +215,41 @@ def discover_model(base_url: str, api_key: str, timeout: float) -> str:
     """The first model an OpenAI-compatible server lists, for users who did not name one.
 
     llama.cpp's server serves one model under any name; Ollama and vLLM need a real name, and
-    guessing one would only turn into a confusing 404.
+    guessing one would only turn into a confusing 404. A server that does not implement the
+    list (an HTTP 4xx) gets :data:`FALLBACK_SERVER_MODEL`. A server that is down, overloaded
+    or not an OpenAI-style API at all raises :class:`ModelFailure` instead: the backend then
+    remembers nothing and lists again on the next question, so a guessed name never outlives
+    a passing outage.
     """
     import openai
 
     client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
     try:
         models = [m.id for m in client.models.list()]
+    except json.JSONDecodeError as error:
+        raise ModelFailure(
+            "openai-compatible",
+            f"{failure_reason(error)} when listing models at {base_url}: check OPENAI_BASE_URL "
+            "(an OpenAI-compatible API usually ends in /v1, e.g. http://localhost:11434/v1 for Ollama)",
+        ) from error
+    except (openai.APIConnectionError, openai.InternalServerError, openai.RateLimitError) as error:
+        raise ModelFailure("openai-compatible", f"could not list the server's models: {failure_reason(error, timeout)}") from error
     except openai.OpenAIError as error:
         log.info("could not list models at %s (%s); using %r", base_url, failure_reason(error, timeout), FALLBACK_SERVER_MODEL)
         return FALLBACK_SERVER_MODEL
     finally:
         client.close()
     return models[0] if models else FALLBACK_SERVER_MODEL
+
+
+def finish_reason(raw: Any) -> str | None:
+    """The ``finish_reason`` of a streamed chunk (an openai object or llama-cpp's dict), if any."""
+    choices = raw.get("choices") if isinstance(raw, dict) else getattr(raw, "choices", None)
+    for choice in choices or []:
+        reason = choice.get("finish_reason") if isinstance(choice, dict) else getattr(choice, "finish_reason", None)
+        if reason:
+            return str(reason)
+    return None
 
 
 def model_label(llm: LLM) -> str:
@@ -316,8 +348,8 @@ class LlamaCppChat(CustomLLM):
                 )
                 for chunk in stream:
                     delta = (chunk["choices"][0].get("delta") or {}).get("content") or ""
-                    if not delta:
-                        continue
+                    if not delta and not finish_reason(chunk):
+                        continue  # the last chunk is kept: its finish reason marks a complete answer
                     text += delta
                     yield ChatResponse(
                         message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=delta, raw=chunk

@@ -8,9 +8,14 @@ the suite exercises the wire protocol without any network model. Each test scrip
     stub.script = [Reply("Two papers match [1][2].")]          # one reply, then repeated
     stub.script = [Reply(status=429, headers={"Retry-After": "0.1"}), Reply("ok [1]")]
     stub.script = obedient                                      # a function of the request
+    stub.script = [Reply("GaLore [2] saves", fault="cut")]       # the stream stops mid-answer
+    stub.models = Reply(fault="bad-json")                       # GET /models answers garbage
 
-``stub.requests`` keeps every request body (``stub.headers`` their headers), so a test can
-read the prompt the model got.
+Faults are what broken upstreams really send: ``bad-json`` is a body that is not JSON (for a
+streamed request, one ``data:`` event after ``fault_after`` good deltas), ``cut`` ends a
+stream after ``fault_after`` deltas with no finish reason and no ``[DONE]`` (a server that
+died or a proxy that gave up). ``stub.requests`` keeps every request body (``stub.headers``
+their headers), so a test can read the prompt the model got.
 
 Tests start it with :func:`running_stub`. Also runnable for benchmarks: ``python tests/openai_stub.py --port 8765`` serves the
 :func:`obedient` model until interrupted.
@@ -27,10 +32,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 FAKE_KEY = "sk-test-STUBKEY-123"
 STUB_MODEL = "stub-model"
+#: A body cut off mid-object, as a crashed worker or an HTML error page in the wrong place sends it.
+MALFORMED_JSON = '{"id": "chatcmpl-stub", "choices": [{"index": 0, "delta": {"content": "trunc'
 
 
 @dataclass
@@ -42,6 +49,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang: float = 0.0  # seconds to wait before answering (longer than the client's timeout)
     chunk_chars: int = 7  # size of each streamed delta
+    fault: Literal["", "bad-json", "cut"] = ""  # see the module docstring
+    fault_after: int = 3  # good deltas a faulty stream sends first
 
 
 Script = list[Reply] | Callable[[dict[str, Any]], Reply]
@@ -80,6 +89,7 @@ class StubServer:
 
     def __init__(self, port: int = 0) -> None:
         self.script: Script = obedient
+        self.models: Reply = Reply()  # how GET /models answers (only ``status``/``fault`` are used)
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._stop = threading.Event()
@@ -127,7 +137,14 @@ class StubServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._json(200, {"object": "list", "data": [{"id": STUB_MODEL, "object": "model", "owned_by": "stub"}]})
+                    stub.requests.append({"GET": self.path})
+                    models = stub.models
+                    if models.fault == "bad-json":
+                        self._raw(200, MALFORMED_JSON)
+                    elif models.status != 200:
+                        self._json(models.status, {"error": {"message": f"stub error {models.status}", "type": "stub_error"}})
+                    else:
+                        self._json(200, {"object": "list", "data": [{"id": STUB_MODEL, "object": "model", "owned_by": "stub"}]})
                 else:
                     self._json(404, {"error": {"message": f"no route {self.path}", "type": "invalid_request_error"}})
 
@@ -146,11 +163,17 @@ class StubServer:
                     self._json(reply.status, {"error": error}, reply.headers)
                 elif request.get("stream"):
                     self._stream(request, reply)
+                elif reply.fault == "bad-json":
+                    self._raw(200, MALFORMED_JSON)
                 else:
                     self._json(200, completion(request, reply.text))
 
             def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
+                self._raw(status, json.dumps(body), headers)
+
+            def _raw(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
+                """A body sent as JSON, whether or not it parses (``bad-json`` sends one that does not)."""
+                data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -169,11 +192,12 @@ class StubServer:
                     for event in stream_events(request, reply):
                         self.wfile.write(f"data: {event}\n\n".encode())
                         self.wfile.flush()
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    self.wfile.flush()
+                    if not reply.fault:
+                        self.wfile.write(b"data: [DONE]\n\n")
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
-                self.close_connection = True
+                self.close_connection = True  # a ``cut`` stream ends here, unfinished
 
         return Handler
 
@@ -191,7 +215,11 @@ def completion(request: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 def stream_events(request: dict[str, Any], reply: Reply) -> Iterator[str]:
-    """chat.completion.chunk events: the role, the text in small deltas, then the stop."""
+    """chat.completion.chunk events: the role, the text in small deltas, then the stop.
+
+    A faulty reply stops after ``fault_after`` deltas: ``bad-json`` with one event that is not
+    JSON, ``cut`` with nothing more.
+    """
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         return json.dumps({
@@ -204,9 +232,14 @@ def stream_events(request: dict[str, Any], reply: Reply) -> Iterator[str]:
 
     yield chunk({"role": "assistant", "content": ""})
     text = reply.text
-    for start in range(0, len(text), reply.chunk_chars):
+    for sent, start in enumerate(range(0, len(text), reply.chunk_chars)):
+        if reply.fault and sent == reply.fault_after:
+            break
         yield chunk({"content": text[start : start + reply.chunk_chars]})
-    yield chunk({}, "stop")
+    if reply.fault == "bad-json":
+        yield MALFORMED_JSON
+    if not reply.fault:
+        yield chunk({}, "stop")
 
 
 @contextmanager

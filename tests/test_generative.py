@@ -420,3 +420,69 @@ def test_make_install_builds_the_same_llama_cpp_python_the_local_extra_pins() ->
     extra = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["local"]
     assert pinned and extra == [pinned.group(1)]
 
+# -- broken upstreams: malformed JSON, streams cut mid-way -------------------------------------
+
+BROKEN = "Which orals are about language agents?"
+
+
+@pytest.mark.parametrize("backend", ["openai", "openai-compatible"])
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [("bad-json", "not valid JSON"), ("cut", "closed the stream before the answer was finished")],
+    ids=["bad-sse-event", "stream-cut"],
+)
+def test_a_broken_stream_degrades_with_a_notice_and_the_same_object_recovers(
+    store: Path, openai_stub: StubServer, backend: str, fault: str, says: str
+) -> None:
+    openai_stub.script = [Reply("GPTSwarm [1] and CompeteAI [2] both study language agents.", fault=fault)]
+    pc = stub_chat(store, openai_stub, llm=backend)
+    chunks, answer = collect(pc.stream_ask(BROKEN))
+    assert "".join(chunks).startswith("GPTSwarm [1] and Comp"), "three deltas arrived before the fault"
+    assert answer.backend == "extractive"
+    assert answer.notices == [f"{backend} failed: {answer.notices[0].split(': ', 1)[1]}"]
+    assert says in answer.notices[0] and answer.notices[0].endswith("answered with extractive instead.")
+    assert "Traceback" not in answer.notices[0] and "JSONDecodeError" not in answer.notices[0]
+    assert not answer.text.startswith("".join(chunks)), "the half answer is replaced, not kept"
+    assert cited_ids(answer) == [p.id for p in pc.search(BROKEN)]
+
+    openai_stub.script = obedient
+    recovered = pc.ask(BROKEN)
+    assert recovered.backend == backend and not recovered.notices
+    assert cited_ids(recovered) == cited_ids(answer)
+
+
+def test_a_model_list_that_is_not_json_is_a_notice_then_rediscovered(store: Path, openai_stub: StubServer) -> None:
+    """The openai-compatible backend's one plain JSON request: GET /models, when no model is set."""
+    openai_stub.models = Reply(fault="bad-json")
+    pc = stub_chat(store, openai_stub, llm="openai-compatible", openai_api_key=None)
+    answer = pc.ask(BROKEN)
+    assert answer.backend == "extractive" and openai_stub.chat_requests == []
+    (notice,) = answer.notices
+    assert notice.startswith("openai-compatible failed: ") and "not valid JSON" in notice
+    assert "OPENAI_BASE_URL" in notice and "/v1" in notice  # says what to check
+    assert cited_ids(answer) == [p.id for p in pc.search(BROKEN)]
+
+    openai_stub.models = Reply()
+    recovered = pc.ask(BROKEN)
+    assert recovered.backend == "openai-compatible" and not recovered.notices
+    assert openai_stub.chat_requests[-1]["model"] == STUB_MODEL
+
+
+def test_an_unreachable_server_is_not_remembered_after_it_comes_back(store: Path, openai_stub: StubServer) -> None:
+    """A model list that failed for a passing reason (HTTP 503) must not pin a guessed model name."""
+    openai_stub.models = Reply(status=503)
+    pc = stub_chat(store, openai_stub, llm="openai-compatible", openai_api_key=None)
+    assert pc.ask(BROKEN).backend == "extractive"
+    openai_stub.models = Reply()
+    assert pc.ask(BROKEN).backend == "openai-compatible"
+    assert openai_stub.chat_requests[-1]["model"] == STUB_MODEL
+
+
+def test_the_cli_shows_a_cut_stream_as_a_note_without_a_traceback(store: Path, openai_stub: StubServer, run_cli, cli_env) -> None:
+    openai_stub.script = [Reply("GPTSwarm [1] and CompeteAI [2] both study language agents.", fault="cut")]
+    env = {**cli_env, "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": openai_stub.base_url,
+           "PAPERCHAT_LLM_RETRIES": "0", "PAPERCHAT_LOCAL_MODEL": str(store / "absent.gguf")}  # fmt: skip
+    result = run_cli("ask", BROKEN, "--llm", "openai", "--data-dir", store, env=env, check=0)
+    assert "Traceback" not in result.stderr
+    assert "note: openai failed: the server closed the stream before the answer was finished" in result.stderr
+    assert "(answered by extractive)" in result.stdout and "GPTSwarm" in result.stdout
