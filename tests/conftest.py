@@ -29,7 +29,7 @@ stable; other test modules (UI, generative backends, benchmarks) rely on them.
 ``cli_env`` (function) -> dict[str, str]
     An environment for running ``paperchat`` in a subprocess: the current one without any
     ``PAPERCHAT_*`` / ``OPENAI_*`` variables (so a developer's settings cannot leak into a
-    test), with telemetry off. Add to it for the case at hand.
+    test), with telemetry off and ``PAPERCHAT_LLM=extractive``. Add to it for the case at hand.
 
 ``run_cli`` (function) -> callable
     ``run_cli(*args, env=None, check=None) -> subprocess.CompletedProcess`` runs the real
@@ -52,6 +52,10 @@ import os
 
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+# Tests answer with the extractive backend unless they name another: a model this machine
+# happens to offer (the local model `make install` builds, a key in the shell) must not change
+# what a test sees, or make it wait for generation.
+os.environ["PAPERCHAT_LLM"] = "extractive"
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -126,7 +130,8 @@ def cli_env() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("PAPERCHAT_", "OPENAI_"))
     }
-    env.update(ANONYMIZED_TELEMETRY="False", GRADIO_ANALYTICS_ENABLED="False", PYTHONIOENCODING="utf-8")
+    env.update(ANONYMIZED_TELEMETRY="False", GRADIO_ANALYTICS_ENABLED="False", PYTHONIOENCODING="utf-8",
+               PAPERCHAT_LLM="extractive")  # fmt: skip
     return env
 
 
