@@ -6,7 +6,9 @@ optional packages happen inside the branch that needs them, so a missing extra c
 nothing until it is asked for and then names the ``pip install`` that fixes it.
 
 Names: ``openai``, ``openai-compatible``, ``local``, ``extractive`` and ``auto`` (the first of
-those four that is configured). A generative backend is wrapped in a :class:`FallbackBackend`
+those four that is configured; a base URL names the server, so with one set ``auto`` skips
+``openai``, whose default model is a paid-API name that server may not have). A generative
+backend is wrapped in a :class:`FallbackBackend`
 whose chain holds only what the user configured, in the same order, ending in
 ``extractive``: a timeout, 429, 5xx, refused connection, missing model or empty answer moves
 to the next one with a notice in the answer, and never to a paid API nobody set up.
@@ -101,6 +103,9 @@ def choose(name: str, settings: Settings) -> str:
         return name
     skipped = []
     for candidate in CHAIN_ORDER:
+        if candidate == "openai" and settings.llm_base_url:
+            skipped.append("openai: a base URL is set, so the key goes to that server as openai-compatible")
+            continue
         reason = problem(candidate, settings)
         if reason is None:
             _log_once("auto", candidate, skipped)
@@ -115,6 +120,27 @@ def _log_once(requested: str, chosen: str, skipped: list[str]) -> None:
     _LOGGED_CHOICES.add((requested, chosen))
     detail = f" (skipped {'; '.join(skipped)})" if skipped else ""
     log.info("answer backend: auto chose %s%s", chosen, detail)
+
+
+def auto_summary(settings: Settings) -> str:
+    """One line saying what ``auto`` chose, why, and what it falls back to (the CLI's stderr)."""
+    from app.llms import DEFAULT_OPENAI_MODEL, local_model_path
+
+    names = chain("auto", settings)
+    first = names[0]
+    if first == "openai":
+        why = f"OPENAI_API_KEY is set; model {settings.llm_model or DEFAULT_OPENAI_MODEL}"
+    elif first == "openai-compatible":
+        model = settings.llm_model or "the first one the server lists"
+        key = " (OPENAI_API_KEY goes to that server, not to api.openai.com)" if settings.openai_api_key else ""
+        why = f"server {settings.llm_base_url}{key}; model {model}"
+    elif first == "local":
+        path = local_model_path(settings)
+        why = f"no API key or server set; model {path.name if path else '?'}"
+    else:
+        why = "no model configured: set OPENAI_API_KEY or OPENAI_BASE_URL, or install the local backend"
+    then = f"; falls back to {', then '.join(names[1:])}" if len(names) > 1 else ""
+    return f"answer backend: auto chose {first} ({why}){then}"
 
 
 def chain(name: str, settings: Settings) -> list[str]:

@@ -134,14 +134,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _paperchat(args: argparse.Namespace, **extra: Any):
+    """The PaperChat for a command; one that answers says on stderr what ``auto`` chose.
+
+    ``auto`` follows whatever OPENAI_API_KEY / OPENAI_BASE_URL the shell happens to hold, so
+    the user is told which backend (and which server) will see the question before it is sent.
+    """
+    from app.backends import auto_summary, resolve
     from app.paperchat import PaperChat
 
-    return PaperChat(
+    pc = PaperChat(
         data_dir=getattr(args, "data_dir", None),
         chroma_url=getattr(args, "chroma_url", None),
         embedder=getattr(args, "embedder", None),
         **extra,
     )
+    if "llm" in extra and resolve(pc.settings.llm) == "auto":
+        print(f"paperchat: {auto_summary(pc.settings)}", file=sys.stderr)
+    return pc
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

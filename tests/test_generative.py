@@ -335,6 +335,30 @@ def test_no_backend_ever_falls_through_to_a_paid_api(tmp_path: Path) -> None:
         make_backend("gpt", bare_settings(tmp_path))
     both = bare_settings(tmp_path, openai_api_key=FAKE_KEY, llm_base_url="http://127.0.0.1:9/v1")
     assert chain("openai", both) == ["openai", "extractive"]  # the base URL is the same server
+    assert chain("auto", both) == ["openai-compatible", "extractive"]
+
+
+def test_auto_with_a_key_and_a_base_url_asks_that_server_for_its_model(store: Path, openai_stub: StubServer) -> None:
+    """A base URL names an OpenAI-compatible server: no paid-API model name is sent to it blindly."""
+    answer = stub_chat(store, openai_stub, llm="auto").ask("Which orals are about language agents?")
+    assert answer.backend == "openai-compatible" and not answer.notices
+    assert openai_stub.chat_requests[-1]["model"] == STUB_MODEL  # listed by the server, not gpt-4.1-mini
+    assert openai_stub.headers[-1]["Authorization"] == f"Bearer {FAKE_KEY}"  # the key goes to that server
+
+
+def test_the_cli_says_in_one_line_what_auto_chose(store: Path, openai_stub: StubServer, run_cli, cli_env) -> None:
+    env = {**cli_env, "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": openai_stub.base_url, "PAPERCHAT_LLM": "auto",
+           "PAPERCHAT_LOCAL_MODEL": str(store / "absent.gguf")}  # fmt: skip
+    result = run_cli("ask", "Which orals are about language agents?", "--data-dir", store, env=env, check=0)
+    lines = [line for line in result.stderr.splitlines() if "auto chose" in line]
+    assert lines == [
+        f"paperchat: answer backend: auto chose openai-compatible (server {openai_stub.base_url} (OPENAI_API_KEY "
+        "goes to that server, not to api.openai.com); model the first one the server lists); falls back to extractive"
+    ]
+    assert FAKE_KEY not in result.stderr
+    assert "(answered by openai-compatible)" in result.stdout
+    explicit = run_cli("ask", "Which orals are about language agents?", "--llm", "extractive", "--data-dir", store, env=env, check=0)
+    assert "auto chose" not in explicit.stderr
 
 
 def test_local_backend_names_the_fix_when_unavailable(tmp_path: Path) -> None:
