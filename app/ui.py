@@ -161,7 +161,10 @@ def build_demo(
             )
         chips.click(remove, [chatbot, session, venue, year, status], outputs, **event_options)
         pending.click(clear, None, [venue, year, status], queue=False)
-        new_chat.click(lambda state: as_outputs(handlers.new_chat(state)), session, outputs)
+        new_chat.click(
+            lambda state, v, y, s, ig: as_outputs(handlers.new_chat(state, v, y, s, ig)),
+            [session, venue, year, status, ignore], outputs,
+        )
         for control in (venue, year, status, ignore):
             control.change(handlers.filters_changed, [venue, year, status, ignore, session], pending, queue=False)
     return demo

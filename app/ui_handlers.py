@@ -280,13 +280,21 @@ class ChatHandlers:
         """The dropdown value to set when a next-question chip is clicked: "any" for that field."""
         return {field: ANY} if field in ui_status.FILTER_FIELDS else {}
 
-    def new_chat(self, session: ChatSession) -> PageUpdate:
-        """Forget this tab's history and downloads; other tabs are untouched."""
+    def new_chat(
+        self, session: ChatSession, venue: str | None = ANY, year: str | int | None = ANY,
+        status: str | None = ANY, ignore_implied: bool = False,
+    ) -> PageUpdate:
+        """Forget this tab's history and downloads; other tabs are untouched.
+
+        The dropdowns stay as set, so the next-question chips are redrawn from them alone
+        (nothing is carried over from an answer that is gone).
+        """
         session.cleanup()
         return PageUpdate(
             chat=[], message="", current="", sources=render.sources_html(None),
-            chips=ui_status.answer_chips_html({}, {}), status=self.status(), session=ChatSession(),
-            downloads_visible=False,
+            chips=ui_status.answer_chips_html({}, {}),
+            pending=self.pending_chips(choose_filters(venue, year, status), None, ignore_implied),
+            status=self.status(), session=ChatSession(), downloads_visible=False,
         )
 
     def write_exports(self, session: ChatSession, answer: Answer) -> tuple[str | None, str | None]:

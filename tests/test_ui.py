@@ -196,8 +196,9 @@ def test_history_grows_and_new_chat_clears_it(bundled):
     run(bundled, "Which orals are about diffusion models?", session)
     assert [q for q, _ in session.history()] == [t.question for t in session.turns] and len(session.turns) == 2
     folder = Path(session.workdir)
-    update = bundled.new_chat(session)
+    update = bundled.new_chat(session, "any", "any", "Oral")
     assert update.chat == [] and update.session.turns == [] and not folder.exists()
+    assert 'data-clear="status"' in update.pending and "follow-ups keep" not in update.pending
 
 
 def test_page_state_starts_empty_for_every_tab(bundled):
@@ -283,6 +284,18 @@ def test_hostile_listing_end_to_end(small):
         assert_inert(markup)
     assert_inert(final.chat[-1]["content"], markdown=True)
     assert "\\[click\\]\\(javascript:" in final.chat[-1]["content"]  # shown as text, not a link
+
+
+def test_tex_links_and_maths_in_a_listing_stay_text():
+    paper = Paper("p_tex", "Tex $<img src=x onerror=alert(1)>$", ["A B"],
+                  "See \\href{javascript:alert(1)}{our code} and $\\epsilon$.", "ICML", 2024, "Oral", None,
+                  evidence="See \\href{javascript:alert(1)}{our code} and $\\epsilon$.")
+    answer = Answer(text="[1] See \\href{javascript:alert(1)}{our code}.", citations=[paper], backend="extractive")
+    html_text, markdown = sources_html(answer), answer_markdown(answer.text, [paper])
+    assert_inert(html_text)
+    assert_inert(markdown, markdown=True)
+    assert "our code (javascript:alert(1)) and ε." in html_text
+    assert "our code \\(javascript:alert\\(1\\)\\)" in markdown
 
 
 def test_only_http_links_survive():
