@@ -6,7 +6,9 @@ Kept apart from the handlers so the rules for "which filters shaped this answer"
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -50,9 +52,17 @@ class ChatSession:
         return dict(self.turns[-1].answer.filters) if self.turns else {}
 
     def directory(self) -> Path:
-        """This session's own temp dir for downloads, made on first use."""
+        """This session's own dir for downloads, made on first use.
+
+        It is made inside Gradio's file cache under an unguessable name: Gradio then serves
+        the files where they are, instead of copying them to a cache entry named by their
+        content that outlives the session and that anyone holding the link could fetch.
+        So :meth:`cleanup` takes the session's downloads offline.
+        """
         if self.workdir is None or not Path(self.workdir).is_dir():
-            self.workdir = tempfile.mkdtemp(prefix="paperchat-session-")
+            cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+            cache.mkdir(parents=True, exist_ok=True)
+            self.workdir = tempfile.mkdtemp(prefix=f"paperchat-session-{secrets.token_hex(16)}-", dir=cache.resolve())
         return Path(self.workdir)
 
     def cleanup(self) -> None:
