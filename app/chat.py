@@ -8,9 +8,13 @@ A follow-up is read in two layers:
    retrieval to the previous answer's papers; "it" / "that one" pick the previous answer's
    paper when it had exactly one; "what about X?" searches X under the carried filters.
 2. **Wording, by the model** (generative backends only): the condense prompt rewrites the
-   follow-up into a standalone question for the answer prompt. Retrieval never uses the
-   rewrite, so a small model's odd rewrite cannot change which papers are cited; a rewrite
-   that fails or comes back unusable leaves the rule-based wording in place.
+   follow-up into a standalone question. When the rules found a reference, the rules keep
+   deciding which papers are in scope and the rewrite only words the answer prompt. When they
+   found none ("any on robotics?", "and what else is there on this?"), the rewrite is also
+   what retrieval searches, because only the model can tell what such a message is about.
+   The rules still guard it: a message pointing at an earlier paper the rules could not
+   find is not handed to the model to guess; a rewrite that fails, comes back unusable or
+   retrieves nothing leaves the message's own wording in place.
 
 Filters of the previous turn are kept unless the follow-up names a different value for the
 same field (or the caller passes ``where``). Citations always come from the current turn's
@@ -68,6 +72,10 @@ class TurnPlan:
     scope: list[Paper] | None = None
     notices: list[str] = field(default_factory=list)
     rewritten_by: str = "rules"
+    #: Who worded ``search_text``: "rules" (the message itself) or the backend that rewrote it.
+    searched_by: str = "rules"
+    #: The message names an earlier paper ("the ninth one") that the rules could not find.
+    unresolved: bool = False
 
     @property
     def single(self) -> bool:
@@ -115,6 +123,7 @@ def plan_turn(message: str, history: History, facets: dict[str, Any], where: dic
         plan.standalone = message.replace(span, f"“{paper.citation}”", 1)
         return plan
     if _ORDINAL.search(message) or _NUMBERED.search(message):
+        plan.unresolved = True
         plan.notices.append(
             "Could not tell which earlier paper the question points to; answered it as a new question."
         )
@@ -194,13 +203,19 @@ def clean_rewrite(text: str | None) -> str | None:
     line = line.strip().strip("\"“”'").strip()
     if not 5 <= len(line) <= _MAX_REWRITE_CHARS or "<source" in line.lower() or NO_ANSWER in line:
         return None
+    if not content_terms(line):  # "1. 2.", "...": a small model's noise, nothing to ask or search
+        return None
     return line
 
 
 def rewrite_with_model(plan: TurnPlan, history: History, backend: Any) -> None:
-    """Let a generative backend word the standalone question; keep the rule's wording otherwise."""
+    """Let a generative backend word the standalone question; keep the rule's wording otherwise.
+
+    Without a scope from the rules the rewrite becomes the search text too (see the module
+    docstring); :func:`stream_turn` falls back to the message when it retrieves nothing.
+    """
     rewrite = getattr(backend, "rewrite", None)
-    if rewrite is None or plan.reference is None:
+    if rewrite is None or previous_turn(history) is None or plan.unresolved:
         return
     reply, used, failures = rewrite(condense_messages(plan.message, history))
     plan.notices.extend(failures)
@@ -208,6 +223,8 @@ def rewrite_with_model(plan: TurnPlan, history: History, backend: Any) -> None:
     if question is None:
         return
     plan.standalone, plan.rewritten_by = question, used or "model"
+    if plan.scope is None:
+        plan.search_text, plan.searched_by = question, plan.rewritten_by
 
 
 # -- answering ---------------------------------------------------------------------------------
@@ -247,6 +264,10 @@ def stream_turn(
     rewrite_with_model(plan, history, engine.backend)
     if plan.scope is None:
         result = searcher.search(plan.search_text, where=plan.filters)
+        if not result.papers and plan.searched_by != "rules":  # the rewrite found nothing: the message's words
+            plan.standalone = plan.search_text = plan.message
+            plan.rewritten_by = plan.searched_by = "rules"
+            result = searcher.search(plan.search_text, where=plan.filters)
     else:
         result = scoped_result(searcher, plan)
     result.question = plan.standalone
@@ -257,6 +278,8 @@ def stream_turn(
                 standalone=plan.standalone,
                 reference=plan.reference,
                 rewritten_by=plan.rewritten_by,
+                search_text=plan.search_text,
+                searched_by=plan.searched_by,
                 scope=[p.id for p in plan.scope] if plan.scope is not None else None,
             )
         yield item

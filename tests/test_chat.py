@@ -126,6 +126,7 @@ def test_a_model_rewrite_must_look_like_a_question() -> None:
     assert clean_rewrite("") is None
     assert clean_rewrite(NO_ANSWER) is None
     assert clean_rewrite("x" * 500) is None
+    assert clean_rewrite("1. 2.\n2. 3.") is None  # what the 135M model wrote once: no words at all
 
 
 # -- three-turn conversations on a real store ------------------------------------------------------
@@ -186,6 +187,52 @@ def test_a_failed_rewrite_keeps_the_rule_wording_and_says_so(store: Path, openai
     assert [p.id for p in reply.citations] == [history[0][1].citations[1].id]
     assert reply.debug["rewritten_by"] == "rules" and "“" in reply.debug["standalone"]
     assert any("could not rewrite" in n for n in reply.notices)
+
+
+def rewriting(rewrites: dict[str, str]) -> Any:
+    """A stub model that rewrites the scripted follow-ups and answers like :func:`obedient`."""
+
+    def model(request: dict[str, Any]) -> Reply:
+        if is_condense(request):
+            follow_up = request["messages"][-1]["content"].rsplit("Follow-up: ", 1)[1].split("\n")[0].strip()
+            return Reply(rewrites.get(follow_up, follow_up))
+        return obedient(request)
+
+    return model
+
+
+VAGUE = "Anything else on that topic?"  # no reference the rules can resolve; its own words match nothing
+
+
+def test_a_follow_up_without_a_reference_is_searched_as_the_model_rewrote_it(store: Path, openai_stub: StubServer) -> None:
+    rewrite = "Which orals study efficient fine-tuning of large language models?"
+    openai_stub.script = rewriting({VAGUE: rewrite})
+    pc = stub_chat(store, openai_stub)
+    history = converse(pc, ["Which orals study memory-efficient training?"])
+    reply = pc.chat(VAGUE, history)
+    assert PaperChat(data_dir=store, llm="extractive").search(VAGUE) == []  # the rules alone: nothing
+    assert reply.backend == "openai" and not reply.notices
+    assert reply.debug["searched_by"] == "openai" and reply.debug["search_text"] == rewrite
+    assert [p.id for p in reply.citations] == [p.id for p in pc.search(rewrite)] != []
+    assert openai_stub.chat_requests[-1]["messages"][1]["content"].startswith(f"Question: {rewrite}")
+
+
+def test_a_rewrite_that_retrieves_nothing_leaves_the_message_as_asked(store: Path, openai_stub: StubServer) -> None:
+    openai_stub.script = rewriting({"Which orals study pruning?": "Which orals study quantum chemistry?"})
+    pc = stub_chat(store, openai_stub)
+    history = converse(pc, ["Which orals study memory-efficient training?"])
+    reply = pc.chat("Which orals study pruning?", history)
+    assert reply.debug["searched_by"] == "rules" and reply.debug["standalone"] == "Which orals study pruning?"
+    assert [p.id for p in reply.citations] == [p.id for p in pc.search("Which orals study pruning?")] != []
+
+
+def test_the_model_is_not_asked_to_guess_a_paper_the_rules_could_not_find(store: Path, openai_stub: StubServer) -> None:
+    openai_stub.script = rewriting({"Who wrote the ninth one?": "Who wrote GaLore?"})
+    pc = stub_chat(store, openai_stub)
+    history = converse(pc, ["Which orals study memory-efficient training?"])
+    reply = pc.chat("Who wrote the ninth one?", history)
+    assert not any(is_condense(r) for r in openai_stub.chat_requests)
+    assert any("Could not tell" in n for n in reply.notices) and reply.debug["searched_by"] == "rules"
 
 
 def test_the_llama_index_chat_engine_keeps_its_own_history(store: Path) -> None:
