@@ -4,12 +4,19 @@ Gold answers are positions in one reference listing (the ICML 2024 virtual-site 
 because that is the one listing that holds every oral. Each returned paper is mapped back to
 its position through its provenance, so the score does not depend on ids or titles, and a
 paper the reference listing does not hold simply never counts as correct.
+
+Answers are streamed as a user gets them, so each row also says how the answering went:
+the backend that wrote it (a fallback shows here), invalid citation numbers the engine
+dropped, seconds to the first streamed text and to the whole answer. Backends are compared
+by running the command once per ``--llm``.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +60,14 @@ def positions(papers: list[Paper], reference: str) -> list[int]:
 def run_eval(pc: Any, questions_path: str | Path, reference: str) -> dict[str, Any]:
     """Run every question through ``search`` (ranking) and ``ask`` (citations); score both."""
     rows: list[dict[str, Any]] = []
+    requested = pc.query_engine.backend.name
     for question in load_questions(questions_path):
         gold, acceptable = set(question.gold), set(question.acceptable)
         started = time.perf_counter()
         result = pc.search_result(question.question)
         search_ms = (time.perf_counter() - started) * 1000
         ranked = positions(result.ranked, reference)
-        answer = pc.ask(question.question)
+        answer, first_s, total_s = timed_answer(pc, question.question)
         cited = set(positions(answer.citations, reference))
         row: dict[str, Any] = {
             "id": question.id,
@@ -69,6 +77,11 @@ def run_eval(pc: Any, questions_path: str | Path, reference: str) -> dict[str, A
             "cited": sorted(cited),
             "top10": ranked[:10],
             "search_ms": round(search_ms, 2),
+            "backend": answer.backend,
+            "fell_back": answer.backend != requested,  # the model failed, or cited nothing valid
+            "dropped_citations": len(answer.debug.get("dropped_citations") or []),
+            "first_token_s": round(first_s, 3),
+            "total_s": round(total_s, 3),
         }
         if gold:
             row.update({
@@ -89,7 +102,51 @@ def run_eval(pc: Any, questions_path: str | Path, reference: str) -> dict[str, A
         "cite_recall": _mean(r["cite_recall"] for r in list_rows),
         "n": len(list_rows),
     }
+    summary["answering"] = answering_summary(rows)
     return {"questions": str(questions_path), "reference": reference, "summary": summary, "rows": rows}
+
+
+def timed_answer(pc: Any, question: str) -> tuple[Any, float, float]:
+    """The answer, seconds until its first streamed text, and seconds until it was complete."""
+    from app.papers import Answer
+
+    started = time.perf_counter()
+    first: float | None = None
+    answer = None
+    for item in pc.stream_ask(question):
+        if isinstance(item, Answer):
+            answer = item
+        elif item and first is None:
+            first = time.perf_counter() - started
+    total = time.perf_counter() - started
+    assert answer is not None, "stream_ask ended without an Answer"
+    return answer, first if first is not None else total, total
+
+
+def answering_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the answers were written: by which backend, citations dropped, first-token and total times."""
+    first = [r["first_token_s"] for r in rows]
+    total = [r["total_s"] for r in rows]
+    return {
+        "backends": dict(Counter(r["backend"] for r in rows)),
+        "fell_back": sum(1 for r in rows if r["fell_back"]),
+        "dropped_citations": sum(r["dropped_citations"] for r in rows),
+        "answers_with_dropped": sum(1 for r in rows if r["dropped_citations"]),
+        "first_token_s": _spread(first),
+        "total_s": _spread(total),
+        "n": len(rows),
+    }
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"median": float("nan"), "p90": float("nan"), "max": float("nan")}
+    ordered = sorted(values)
+    return {
+        "median": round(statistics.median(ordered), 3),
+        "p90": round(ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)], 3),
+        "max": round(ordered[-1], 3),
+    }
 
 
 def _mean(values: Any) -> float:
@@ -112,6 +169,16 @@ def format_report(report: dict[str, Any]) -> str:
         f"list questions (topic, paraphrase, author): citation precision {_cell(lq['cite_precision'])}, "
         f"recall {_cell(lq['cite_recall'])} over {lq['n']}"
     )
+    answering = summary.get("answering")
+    if answering:
+        backends = ", ".join(f"{n} by {name}" for name, n in sorted(answering["backends"].items()))
+        first, total = answering["first_token_s"], answering["total_s"]
+        lines.append(
+            f"answers: {backends} ({answering['fell_back']} not by the backend asked for); invalid citations dropped: "
+            f"{answering['dropped_citations']} in {answering['answers_with_dropped']} answers; first text "
+            f"median {first['median']:.2f} s (p90 {first['p90']:.2f}), whole answer median {total['median']:.2f} s "
+            f"(p90 {total['p90']:.2f}, max {total['max']:.2f})"
+        )
     misses = [r for r in report["rows"] if r.get("cite_recall", 1.0) < 1.0 or r.get("declined", 1.0) < 1.0]
     if misses:
         lines.append("questions not fully answered:")

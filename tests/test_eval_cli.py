@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from openai_stub import FAKE_KEY, obedient, running_stub, sources_in
+
 RANKING_METRICS = ("recall@5", "recall@10", "ndcg@10", "mrr")
 CITATION_METRICS = ("cite_precision", "cite_recall")
 
@@ -44,6 +46,36 @@ def test_eval_json_reports_every_metric_per_type_and_overall(run_cli, bundled_st
     assert list_questions["n"] > 0
     assert _proportion(list_questions["cite_precision"]) and _proportion(list_questions["cite_recall"])
 
+    answering = summary["answering"]
+    assert answering["backends"] == {"extractive": len(lines)} and answering["fell_back"] == 0
+    assert answering["dropped_citations"] == answering["answers_with_dropped"] == 0  # extractive cites no numbers
+    for timing in ("first_token_s", "total_s"):
+        spread = answering[timing]
+        assert 0 <= spread["median"] <= spread["p90"] <= spread["max"], (timing, spread)
+
     rows = json.loads(report_file.read_text(encoding="utf-8"))["rows"]
     assert [row["id"] for row in rows] == [q["id"] for q in lines]
     assert all(row["search_ms"] >= 0 for row in rows)
+    assert all(0 <= row["first_token_s"] <= row["total_s"] for row in rows)
+
+
+def test_eval_report_says_how_a_model_answered(run_cli, cli_env, bundled_store, repo_root, tmp_path):
+    """Through the stub server: the text report names the backend, dropped citations and times."""
+    def one_bad_number(request):
+        reply = obedient(request)
+        if sources_in(request):
+            reply.text += f" See also [{len(sources_in(request)) + 1}]."
+        return reply
+
+    questions = tmp_path / "q.jsonl"
+    rows = [json.loads(line) for line in (repo_root / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()[:3]]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    with running_stub() as stub:
+        stub.script = one_bad_number
+        env = {**cli_env, "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": stub.base_url, "PAPERCHAT_LLM_RETRIES": "0"}
+        result = run_cli("eval", questions, "--llm", "openai", "--data-dir", bundled_store, env=env, check=0)
+        asked = len(stub.chat_requests)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("answers: "))
+    assert f"answers: {len(rows)} by openai (0 not by the backend asked for)" in line
+    assert f"invalid citations dropped: {asked} in {asked} answers" in line and asked > 0
+    assert "first text median" in line and "whole answer median" in line
