@@ -190,12 +190,15 @@ def cmd_search(args: argparse.Namespace) -> int:
             "matched": result.matched,
             "filters": result.filters,
             "papers": [p.to_dict() for p in result.papers],
+            "notices": result.debug.get("notices", []),
         }, ensure_ascii=False, indent=2))
         return 0
     print(f"{result.matched} of {result.searched} papers searched matched" + _filters_note(result.filters))
     for i, paper in enumerate(result.papers, start=1):
         print(f"{i:>3}. {paper.citation}  [{paper.score:.4f}]")
         print(f"     {', '.join(paper.authors[:6])}{' …' if len(paper.authors) > 6 else ''}")
+    for notice in result.debug.get("notices", []):
+        print(f"note: {notice}", file=sys.stderr)
     return 0
 
 

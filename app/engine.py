@@ -23,6 +23,7 @@ from pydantic import Field
 
 from app.backends import AnswerBackend, stream_of
 from app.papers import Answer, Paper
+from app.question import prepare_question
 from app.search import HybridSearcher, SearchResult
 
 
@@ -59,16 +60,22 @@ class PaperQueryEngine(CustomQueryEngine):
 
     def answer(self, question: str, where: dict[str, Any] | None = None) -> Answer:
         """Search, then let the backend write the answer from the kept papers."""
+        question, notices = prepare_question(question)
         result = self.searcher.search(question, where=where if where is not None else self.where)
         backend: AnswerBackend = self.backend
         answer = backend.answer(result, self.searcher.keyword.idf)
         answer.debug.setdefault("decision", result.debug.get("decision"))
+        answer.notices[:0] = notices
         return answer
 
     def stream_answer(self, question: str, where: dict[str, Any] | None = None) -> Iterator[str | Answer]:
         """Search, then stream the backend's answer: text chunks, then the final ``Answer``."""
+        question, notices = prepare_question(question)
         result = self.searcher.search(question, where=where if where is not None else self.where)
-        yield from self.stream_result(result)
+        for item in self.stream_result(result):
+            if isinstance(item, Answer):
+                item.notices[:0] = notices
+            yield item
 
     def stream_result(self, result: SearchResult) -> Iterator[str | Answer]:
         """Stream the answer for an existing search result (the chat engine narrows results)."""

@@ -29,7 +29,8 @@ from typing import Any
 from app.backends import make_backend
 from app.engine import PaperQueryEngine
 from app.papers import Answer, Paper
-from app.search import HybridSearcher, SearchResult
+from app.question import prepare_question
+from app.search import HybridSearcher, SearchResult, validate_filters
 from app.settings import Settings, load_settings
 from ingest.chunking import CHUNKING_VERSION
 from ingest.parsers import ListingDefaults
@@ -153,8 +154,15 @@ class PaperChat:
         self._engine = None
 
     def search_result(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> SearchResult:
-        """The full search result: papers plus searched/matched counts and filters."""
-        return self.searcher.search(question, k=k, where=where)
+        """The full search result: papers plus searched/matched counts and filters.
+
+        ``debug["notices"]`` says what was done to the question (cut to length) or why it
+        cannot match (empty, only symbols); see :func:`app.question.prepare_question`.
+        """
+        question, notices = prepare_question(question)
+        result = self.searcher.search(question, k=k, where=where)
+        result.debug["notices"] = notices
+        return result
 
     def search(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> list[Paper]:
         """Papers for a question, best first; without ``k``, all that relevance keeps."""
@@ -191,7 +199,14 @@ class PaperChat:
         """:meth:`chat`, streamed like :meth:`stream_ask`."""
         from app.chat import stream_turn
 
-        return stream_turn(self.query_engine, message, history, where)
+        validate_filters(where)  # before the conversation merges them with its own
+        message, notices = prepare_question(message)
+        # earlier questions reach the model too (the follow-up rewrite quotes them)
+        history = [(prepare_question(asked)[0], answer) for asked, answer in history]
+        for item in stream_turn(self.query_engine, message, history, where):
+            if isinstance(item, Answer):
+                item.notices[:0] = notices
+            yield item
 
     def chat_engine(self, where: dict[str, Any] | None = None):
         """A llama-index chat engine (``.chat``, ``.stream_chat``, ``.reset``) keeping its own history."""

@@ -116,3 +116,51 @@ def read_intent(question: str, venues: set[str], years: set[int], statuses: set[
         implied_filters=implied_filters(question, venues, years, statuses),
         single_author_only=bool(_SINGLE_AUTHOR.search(question)),
     )
+
+
+# -- the question as asked ------------------------------------------------------------------
+
+#: Longest question used as typed. A pasted abstract ("papers like this: ...") is about 1,500
+#: characters; anything longer is cut here, with a notice, so a pasted page or a runaway
+#: script never reaches a model (or the prompt budget) whole.
+MAX_QUESTION_CHARS = 2000
+EMPTY_NOTICE = (
+    "The question is empty: ask about a topic, an author or a paper, e.g. "
+    "“Which orals study DP-SGD?”."
+)
+NO_WORDS_NOTICE = (
+    "The question has no words to search for (only symbols or emoji): ask about a topic, "
+    "an author or a paper, e.g. “Which orals study DP-SGD?”."
+)
+NOT_ENGLISH_NOTICE = (
+    "The loaded listings are in English and this question has no English words: "
+    "asking in English (or with the English term, e.g. “DP-SGD”) finds more."
+)
+
+
+def prepare_question(question: str | None) -> tuple[str, list[str]]:
+    """The question to search and answer with, and notices telling the user what was done.
+
+    Over-long questions are cut at a word boundary before :data:`MAX_QUESTION_CHARS`; empty,
+    symbol-only and non-English questions are still answered (the answer says nothing
+    matched) but carry a notice saying how to ask instead, so the user is not left with
+    "no papers answer this" alone.
+    """
+    text = (question or "").strip()
+    notices: list[str] = []
+    if len(text) > MAX_QUESTION_CHARS:
+        cut = text[:MAX_QUESTION_CHARS]
+        space = cut.rfind(" ")
+        if space > MAX_QUESTION_CHARS * 0.8:
+            cut = cut[:space]
+        notices.append(
+            f"The question is {len(text):,} characters long; only its first {len(cut):,} were used."
+        )
+        text = cut.rstrip()
+    if not text:
+        notices.append(EMPTY_NOTICE)
+    elif not any(ch.isalnum() for ch in text):
+        notices.append(NO_WORDS_NOTICE)
+    elif not re.search(r"[A-Za-z0-9]", text):
+        notices.append(NOT_ENGLISH_NOTICE)
+    return text, notices

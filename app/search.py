@@ -9,7 +9,8 @@ a list question is answered completely rather than cut at a fixed top-k.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,20 +53,29 @@ class FilterError(ValueError):
 
 def validate_filters(where: dict[str, Any] | None) -> dict[str, str | int]:
     """Accept only known fields with scalar values, so nothing reaches Chroma's ``where`` raw."""
+    if where is not None and not isinstance(where, Mapping):
+        raise FilterError(f"filters must map a field to a value, e.g. {{'status': 'Oral'}}; got {_shown(where)}")
     clean: dict[str, str | int] = {}
     for key, value in (where or {}).items():
         if key not in FILTER_FIELDS:
-            raise FilterError(f"unknown filter field {key!r}; use one of {', '.join(FILTER_FIELDS)}")
+            raise FilterError(f"unknown filter field {_shown(key)}; use one of {', '.join(FILTER_FIELDS)}")
         if key == "year":
-            try:
-                clean[key] = int(value)
-            except (TypeError, ValueError):
-                raise FilterError(f"year must be a number, got {value!r}") from None
+            # a bool is an int to Python and 2.5 would truncate to 2: only a year is a year
+            text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+            if not re.fullmatch(r"[0-9]{4}", text):
+                raise FilterError(f"year must be a four-digit year like 2024, got {_shown(value)}")
+            clean[key] = int(text)
         elif isinstance(value, str) and value.strip() and len(value) <= 200:
             clean[key] = value.strip()
         else:
-            raise FilterError(f"{key} must be a short text value, got {value!r}")
+            raise FilterError(f"{key} must be a short text value, got {_shown(value)}")
     return clean
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: an over-long one is cut, not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}... ({len(text):,} characters)"
 
 
 def chroma_where(filters: dict[str, str | int]) -> dict[str, Any] | None:

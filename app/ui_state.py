@@ -96,7 +96,9 @@ def choose_filters(venue: str | None, year: str | int | None, status: str | None
     chosen: dict[str, Any] = {}
     for key, value in (("venue", venue), ("year", year), ("status", status)):
         if value not in (None, "", ANY):
-            chosen[key] = int(value) if key == "year" else value
+            # anything but digits goes on as sent, for the search's filter check to refuse
+            # with a message (a hand-written client can send any value, not just the choices)
+            chosen[key] = int(value) if key == "year" and re.fullmatch(r"[0-9]+", str(value).strip()) else value
     return chosen
 
 
