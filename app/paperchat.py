@@ -89,6 +89,7 @@ class PaperChat:
                 collection=self.settings.collection,
                 search_ef=self.settings.search_ef,
                 create=create,
+                server_timeout=self.settings.chroma_timeout,
             )
         return self._store
 

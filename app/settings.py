@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         description="URL of a Chroma server (e.g. http://127.0.0.1:8000); embedded store when unset.",
     )
     collection: str = Field("papers", description="Chroma collection name.")
+    chroma_timeout: float = Field(
+        60.0, gt=0, description="Seconds one request to the Chroma server may take before it counts as unreachable."
+    )
     embedder: str = Field(
         "minilm-l6-int8",
         description="Embedding model: minilm-l6-int8 (packaged), hashing-384, or onnx:/dir/with/model.onnx.",

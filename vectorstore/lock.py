@@ -13,8 +13,9 @@ processes lock two different files of the same name).
 
 Readers take no lock: Chroma serves reads from its SQLite log while another process writes,
 so a search during an ingest sees the papers written so far. A Chroma server
-(``PAPERCHAT_CHROMA_URL``) is the documented way for several processes to share a store; it
-serialises its own writes, so no lock file is used in server mode.
+(``PAPERCHAT_CHROMA_URL``) is the documented way for several processes to share a store; no
+lock file is used in server mode, where the lock is kept on the server itself and a second
+writer waits for the first (:mod:`vectorstore.server_lock`).
 
 A writer also leaves ``DATA_DIR/.paperchat.writing`` while it holds the lock and removes it
 when it lets go. Finding that file with nobody holding the lock means a writer was killed
@@ -246,5 +247,6 @@ def clear_interrupted(data_dir: str | Path) -> None:
 
 def store_write_lock(data_dir: str | Path, chroma_url: str | None,
                      purpose: str = "paperchat ingest") -> ContextManager[None]:  # fmt: skip
-    """The lock a write to this store needs: the directory's, or none for a Chroma server."""
+    """The lock a write to this store directory needs; none for a Chroma server, whose lock
+    needs the open store (:meth:`vectorstore.store.PaperStore.write_lock` takes it)."""
     return nullcontext() if chroma_url else write_lock(data_dir, purpose)

@@ -29,6 +29,9 @@ from ingest.records import PaperRecord
 
 _PREFIX = "paperchat_"
 _PAGE = 5000
+#: Seconds one request to a Chroma server may take. The Chroma client waits forever by
+#: default, so a paused or half-dead server would hang every search (and every page worker).
+SERVER_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,7 @@ class PaperStore:
         collection: str = "papers",
         search_ef: int = 128,
         create: bool = True,
+        server_timeout: float = SERVER_TIMEOUT,
     ) -> PaperStore:
         """Open (or create) the collection and check it was built the way ``identity`` says.
 
@@ -232,7 +236,7 @@ class PaperStore:
         chroma_dir = data_dir / "chroma"
         killed = None
         if chroma_url:
-            client = cls._http_client(chroma_url)
+            client = cls._http_client(chroma_url, server_timeout)
             location = f"{chroma_url} (collection {collection!r})"
         else:
             if not create and not chroma_dir.is_dir():
@@ -278,8 +282,9 @@ class PaperStore:
                 _close_client(client)
 
     @staticmethod
-    def _http_client(url: str) -> Any:
+    def _http_client(url: str, timeout: float = SERVER_TIMEOUT) -> Any:
         import chromadb
+        import httpx
 
         parsed = urlparse(url if "://" in url else f"http://{url}")
         if not parsed.hostname:
@@ -287,11 +292,18 @@ class PaperStore:
         ssl = parsed.scheme == "https"
         port = parsed.port or (443 if ssl else 8000)
         try:
-            return chromadb.HttpClient(
+            # the client's own first requests have no timeout: ask once with one
+            httpx.get(f"{parsed.scheme or 'http'}://{parsed.hostname}:{port}/api/v2/heartbeat",
+                      timeout=min(timeout, 10.0), verify=ssl)  # fmt: skip
+            client = chromadb.HttpClient(
                 host=parsed.hostname, port=port, ssl=ssl, settings=_client_settings()
             )
         except Exception as error:  # chromadb raises ValueError("Could not connect ...")
             raise StoreUnavailableError(url, error) from error
+        session = getattr(getattr(client, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        return client
 
     def _check(self, wanted: StoreIdentity, local_dir: Path | None, search_ef: int) -> None:
         """Refuse a collection built differently; bring its search_ef to what was asked."""
@@ -616,10 +628,22 @@ class PaperStore:
             return int(self._collection.count())
 
     def write_lock(self, purpose: str = "paperchat ingest") -> ContextManager[None]:
-        """The lock every write to this store holds (see :mod:`vectorstore.lock`): the
-        directory's lock file, or nothing for a Chroma server, which orders its own writes."""
+        """The lock every write to this store holds: the directory's lock file
+        (:mod:`vectorstore.lock`), or for a Chroma server a lock kept on the server, which
+        a second writer waits for (:mod:`vectorstore.server_lock`)."""
         from vectorstore.lock import store_write_lock
 
+        if self.data_dir is None and self._url:
+            from vectorstore.server_lock import server_write_lock
+
+            @contextmanager
+            def held() -> Iterator[None]:
+                with _guard(self._url, self._location), server_write_lock(
+                    self._client, self._collection.name, self._location, purpose
+                ):
+                    yield
+
+            return held()
         return store_write_lock(self.data_dir or ".", None if self.data_dir else self._url, purpose)
 
     @property
