@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -177,7 +178,7 @@ def small_store(tmp_path: Path, minilm: Embedder) -> Iterator[tuple[PaperStore, 
 
 
 def test_every_embedder_failure_point_leaves_the_store_exactly_as_before(
-    small_store, minilm: Embedder, monkeypatch: pytest.MonkeyPatch
+    small_store, minilm: Embedder, monkeypatch: pytest.MonkeyPatch, hardening
 ) -> None:
     """Fail at every embedding call of an update that writes paper by paper: each time the
     store keeps its ids, texts, metadata and vectors; then the same update succeeds."""
@@ -205,10 +206,12 @@ def test_every_embedder_failure_point_leaves_the_store_exactly_as_before(
     titles = {r.title for r in store.records()}
     assert {f"Brand New Paper {i}" for i in range(4)} <= titles
     assert not store.damage()
+    hardening.record("crash", f"embedder fails after each of 0..{calls - 1} embedding calls of an update",
+                     f"{calls} failed runs each left the store exactly as before; the next run completed", lost=0)
 
 
 def test_a_write_error_midway_rolls_back(small_store, minilm: Embedder,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                         monkeypatch: pytest.MonkeyPatch, hardening) -> None:  # fmt: skip
     """Chroma fails (disk full) in the middle of the second write, after part of it landed."""
     store, update = small_store
     monkeypatch.setattr(pipeline, "UPSERT_BATCH", 2)
@@ -228,16 +231,18 @@ def test_a_write_error_midway_rolls_back(small_store, minilm: Embedder,
     with pytest.raises(OSError, match="No space left"):
         ingest_paths(update, store, minilm, progress=False)
     assert state(store) == before
+    hardening.record("crash", "disk full in the middle of a write", "OSError raised; half-landed write undone", lost=0)
 
 
 def test_ctrl_c_rolls_back_and_still_interrupts(small_store, minilm: Embedder,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                monkeypatch: pytest.MonkeyPatch, hardening) -> None:  # fmt: skip
     store, update = small_store
     monkeypatch.setattr(pipeline, "UPSERT_BATCH", 1)
     before = state(store)
     with pytest.raises(KeyboardInterrupt):
         ingest_paths(update, store, EmbedderFailingAfter(minilm, 3, KeyboardInterrupt()), progress=False)
     assert state(store) == before
+    hardening.record("crash", "Ctrl-C during an ingest", "interrupted; store exactly as before", lost=0)
 
 
 def test_when_undo_itself_fails_the_error_says_to_rerun(small_store, minilm: Embedder,
@@ -476,7 +481,7 @@ def _fresh(data_dir: Path, template: Path | None = None) -> Callable[[], None]:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_ingest(
-    tmp_path: Path, cli_env: dict[str, str], hashing: Embedder
+    tmp_path: Path, cli_env: dict[str, str], hashing: Embedder, hardening
 ) -> None:
     """Real `paperchat ingest` processes (the bundled listings plus 300 generated papers,
     about 1,200 chunks: past the 1,000 vectors at which Chroma first writes its HNSW files)
@@ -507,12 +512,22 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_ingest(
                     kills=12, seen=seen, rebuild_args=first)  # fmt: skip
     print("\n".join(["", *seen]))  # what each kill left (shown with -s)
     states = {line.split(": ", 1)[1] for line in seen if "killed=True" in line}
+    record_kills(hardening, "bundled + 300 generated papers", seen)
     assert len(states) >= 4, f"the kills should land at several points: {seen}"
+
+
+def record_kills(hardening: Any, corpus: str, seen: list[str]) -> None:
+    """One hardening-table row per SIGKILLed run; each ended equal to the reference store."""
+    for line in seen:
+        if "killed=True" in line:
+            run, _, left = line.partition(": ")
+            hardening.record("crash", f"SIGKILL `paperchat ingest` ({corpus}), {run.replace(' killed=True', '')}",
+                             f"left {left}; re-run gave the uninterrupted store", lost=0)  # fmt: skip
 
 
 @pytest.mark.slow
 def test_sigkill_with_the_real_model_then_rerun_equals_the_bundled_store(
-    tmp_path: Path, cli_env: dict[str, str], bundled_store: Path, minilm: Embedder
+    tmp_path: Path, cli_env: dict[str, str], bundled_store: Path, minilm: Embedder, hardening
 ) -> None:
     """The packaged MiniLM model and the bundled listings: killed twice mid-embedding, then
     completed; the result equals the session's uninterrupted bundled store."""
@@ -523,11 +538,12 @@ def test_sigkill_with_the_real_model_then_rerun_equals_the_bundled_store(
         _kill_until(args, data_dir, _fresh(data_dir), cli_env, 20.0, reference, minilm,
                     random.Random(7), kills=2, seen=seen)  # fmt: skip
     print("\n".join(["", *seen]))
+    record_kills(hardening, "bundled listings, MiniLM", seen)
 
 
 @pytest.mark.slow
 def test_sigterm_rolls_back_and_exits_130(tmp_path: Path, cli_env: dict[str, str],
-                                          hashing: Embedder) -> None:  # fmt: skip
+                                          hashing: Embedder, hardening) -> None:  # fmt: skip
     env = {**cli_env, "PAPERCHAT_EMBEDDER": "hashing-384"}
     data_dir = tmp_path / "store"
     _complete([clean_listing(tmp_path / "clean.jsonl")], data_dir, env)
@@ -543,6 +559,7 @@ def test_sigterm_rolls_back_and_exits_130(tmp_path: Path, cli_env: dict[str, str
     assert "interrupted" in err and "Traceback" not in err
     with _open(data_dir, hashing) as store:
         assert state(store) == before
+    hardening.record("crash", "SIGTERM during an ingest", "exit 130, 'interrupted'; store exactly as before", lost=0)
 
 
 # ------------------------------------------------------------------------------ one writer
@@ -563,7 +580,7 @@ def _hold_lock(data_dir: Path) -> subprocess.Popen[str]:
 
 
 def test_a_second_writer_is_told_who_holds_the_store_and_a_killed_holder_blocks_nothing(
-    tmp_path: Path, run_cli, cli_env: dict[str, str], hashing: Embedder
+    tmp_path: Path, run_cli, cli_env: dict[str, str], hashing: Embedder, hardening
 ) -> None:
     data_dir = tmp_path / "store"
     holder = _hold_lock(data_dir)
@@ -584,6 +601,8 @@ def test_a_second_writer_is_told_who_holds_the_store_and_a_killed_holder_blocks_
     assert json.loads((data_dir / LOCK_NAME).read_text())["pid"] == holder.pid  # stale file
     report = PaperChat(data_dir=data_dir, embedder="hashing-384").ingest([FIXTURES / "tiny.jsonl"], progress=False)
     assert report.records == 3
+    hardening.record("crash", "a second writer on one store directory, then its holder SIGKILLed",
+                     "one line 'store ... in use by PID ...'; after the kill the next ingest runs", lost=0)
 
 
 def test_the_lock_is_reentrant_in_one_process_and_released_after(tmp_path: Path) -> None:
@@ -699,7 +718,7 @@ BROKEN_STORES: dict[str, tuple[Callable[[Path, Embedder], Path], type[Exception]
 
 @pytest.mark.parametrize("kind", list(BROKEN_STORES))
 def test_an_old_or_damaged_store_says_exactly_what_to_do(tmp_path: Path, hashing: Embedder,
-                                                         kind: str) -> None:  # fmt: skip
+                                                         kind: str, hardening) -> None:  # fmt: skip
     build, error, says = BROKEN_STORES[kind]
     data_dir = build(tmp_path, hashing)
     with pytest.raises(error) as caught:
@@ -708,6 +727,7 @@ def test_an_old_or_damaged_store_says_exactly_what_to_do(tmp_path: Path, hashing
     assert message.startswith(f"The store at {data_dir} ")
     assert all(text in message for text in says), message
     assert "`paperchat ingest --rebuild PATH...`" in message
+    hardening.record("crash", f"opening a store: {kind}", f"{error.__name__} naming `paperchat ingest --rebuild`", lost=0)
 
 
 @pytest.mark.slow

@@ -522,9 +522,19 @@ def check_parse(path: Path, fmt: str, built: Built) -> int:
 
 @pytest.mark.parametrize(("name", "fmt", "built"), BUILT, ids=[f"{n}-{f}" for n, f, _ in BUILT])
 def test_bad_input_gives_clean_records_or_a_located_message(tmp_path: Path, name: str, fmt: str,
-                                                            built: Built) -> None:  # fmt: skip
+                                                            built: Built, hardening) -> None:  # fmt: skip
     path = write_case(tmp_path, name, fmt, built)
-    assert check_parse(path, fmt, built) == 0
+    if built.error:
+        happened = f"refused with a message naming the file: {built.error!r}"
+    else:
+        happened = f"{len(built.records)} clean records" + (
+            f", {built.problems}+ problems naming file and {built.says or 'position'}" if built.problems else "")
+    lost = len(built.records)  # until the check has passed
+    try:
+        lost = check_parse(path, fmt, built)
+    finally:
+        hardening.record("bad input", f"{name} [{fmt}]", happened, lost=lost)
+    assert lost == 0
 
 
 def test_the_table_covers_every_case_in_every_format_it_applies_to() -> None:
@@ -546,7 +556,7 @@ def open_store(directory: Path, embedder) -> PaperStore:
     return PaperStore.open(directory, StoreIdentity(embedder.name, embedder.dimension, CHUNKING_VERSION))
 
 
-def test_one_ingest_of_every_bad_file_loses_no_good_record(tmp_path: Path, hashing) -> None:
+def test_one_ingest_of_every_bad_file_loses_no_good_record(tmp_path: Path, hashing, hardening) -> None:
     """All the table's files plus a good one in one directory, ingested in one run."""
     listings = tmp_path / "listings"
     listings.mkdir()
@@ -583,10 +593,13 @@ def test_one_ingest_of_every_bad_file_loses_no_good_record(tmp_path: Path, hashi
     assert chunks < 60 * len(stored)  # the 1 MB abstracts were cut, not embedded whole
     text = "\n".join(report.lines())
     assert "Traceback" not in text
+    hardening.record("bad input", f"all {len(paths)} bad files and a good one in one ingest",
+                     f"{len(stored)} records stored, as expected; unreadable files named in the report",
+                     lost=expected_total - len(stored))  # fmt: skip
 
 
-def test_unreadable_entries_in_a_directory_are_named_and_the_rest_ingests(tmp_path: Path,
-                                                                         hashing) -> None:  # fmt: skip
+def test_unreadable_entries_in_a_directory_are_named_and_the_rest_ingests(tmp_path: Path, hashing,
+                                                                         hardening) -> None:  # fmt: skip
     listings = tmp_path / "listings"
     listings.mkdir()
     (listings / "good.jsonl").write_text(render("jsonl", specs("dir")), encoding="utf-8")
@@ -622,6 +635,8 @@ def test_unreadable_entries_in_a_directory_are_named_and_the_rest_ingests(tmp_pa
     else:
         assert "permission denied" in errors["locked.jsonl"]
     assert "subdir" not in {Path(f.path).name for f in report.files}
+    hardening.record("bad input", "directory with a broken link, a link loop, a FIFO, a socket, a mode-000 file",
+                     f"{len(errors)} entries named as unreadable, the good file ingested", lost=0)  # fmt: skip
 
 
 def test_a_fifo_named_directly_is_refused_without_blocking(tmp_path: Path) -> None:
@@ -644,7 +659,7 @@ def test_size_limit_refuses_before_reading_and_names_file_and_limit(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_200_mb_file_is_refused_cheaply_and_the_others_ingest(tmp_path: Path, hashing) -> None:
+def test_a_200_mb_file_is_refused_cheaply_and_the_others_ingest(tmp_path: Path, hashing, hardening) -> None:
     """A 200 MB JSONL (real records, generated here) is refused by size, using no memory to
     speak of; the good file beside it still ingests."""
     big = tmp_path / "dump.jsonl"
@@ -670,6 +685,8 @@ def test_a_200_mb_file_is_refused_cheaply_and_the_others_ingest(tmp_path: Path, 
     assert "over the 64 MB limit" in big_report.error
     assert titles == {s.title for s in specs("big")}
     assert peak < 20 * 1024 * 1024, f"peak Python memory {peak / 2**20:.0f} MB"
+    hardening.record("bad input", "a 200 MB listing beside a good one",
+                     f"refused by size ({peak / 2**20:.1f} MB peak memory); the good file ingested", lost=0)
 
 
 def test_html_in_the_store_is_the_cleaned_text(tmp_path: Path, hashing) -> None:
