@@ -35,7 +35,7 @@ from llama_index.core.chat_engine.types import AgentChatResponse, BaseChatEngine
 
 from app.engine import PaperQueryEngine, paper_node
 from app.papers import NO_ANSWER, Answer, Paper, short_authors
-from app.question import QuestionIntent, implied_filters, read_intent
+from app.question import QuestionIntent, implied_filters, prepare_question, read_intent
 from app.search import HybridSearcher, SearchResult
 from app.text import content_terms
 from prompts import render
@@ -259,6 +259,10 @@ def stream_turn(
     engine: PaperQueryEngine, message: str, history: History = (), where: dict[str, Any] | None = None
 ) -> Iterator[str | Answer]:
     """Answer one conversational message: text chunks, then the final Answer."""
+    # an over-long message is cut (with a notice) before any model sees it, and so are the
+    # earlier ones, which the follow-up rewrite quotes; see app.question.prepare_question
+    message, asked_notices = prepare_question(message)
+    history = [(prepare_question(asked)[0], answer) for asked, answer in history]
     searcher = engine.searcher
     plan = plan_turn(message, history, searcher.facets(), where)
     rewrite_with_model(plan, history, engine.backend)
@@ -273,7 +277,7 @@ def stream_turn(
     result.question = plan.standalone
     for item in engine.stream_result(result):
         if isinstance(item, Answer):
-            item.notices[:0] = plan.notices
+            item.notices[:0] = [*asked_notices, *plan.notices]
             item.debug.update(
                 standalone=plan.standalone,
                 reference=plan.reference,

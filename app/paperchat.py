@@ -201,13 +201,7 @@ class PaperChat:
         from app.chat import stream_turn
 
         validate_filters(where)  # before the conversation merges them with its own
-        message, notices = prepare_question(message)
-        # earlier questions reach the model too (the follow-up rewrite quotes them)
-        history = [(prepare_question(asked)[0], answer) for asked, answer in history]
-        for item in stream_turn(self.query_engine, message, history, where):
-            if isinstance(item, Answer):
-                item.notices[:0] = notices
-            yield item
+        return stream_turn(self.query_engine, message, history, where)
 
     def chat_engine(self, where: dict[str, Any] | None = None):
         """A llama-index chat engine (``.chat``, ``.stream_chat``, ``.reset``) keeping its own history."""

@@ -165,10 +165,13 @@ def test_a_100_kb_question_is_cut_before_it_reaches_the_model(bundled_store: Pat
     pc = stub_chat(bundled_store, stub)
     answer = pc.ask(LONG)
     follow = pc.chat("Which of those " + LONG[len("Which orals "):], [(LONG, answer)])
+    engine = pc.chat_engine()  # the llama-index chat engine keeps its own history
+    engine.chat(LONG)
+    engine_reply = engine.chat("Which of those " + LONG[len("Which orals "):])
     prompts = [prompt_text(r) for r in stub.chat_requests]
     longest = max(map(len, prompts)) if prompts else 0
     hardening.record(
-        "questions", "100 KB question sent to a model (ask, then a follow-up)",
+        "questions", "100 KB question sent to a model (ask, chat follow-up, llama-index chat engine)",
         f"{len(prompts)} model requests, longest prompt {longest:,} characters; tail sent: "
         f"{any(TAIL_MARK in p for p in prompts)}; notice: {short(answer.notices[0]) if answer.notices else '-'}",
     )
@@ -181,6 +184,7 @@ def test_a_100_kb_question_is_cut_before_it_reaches_the_model(bundled_store: Pat
     assert longest < len(LONG) / 4
     assert answer.backend == "openai" and any(CUT in n for n in answer.notices), answer.notices
     assert any(CUT in n for n in follow.notices), follow.notices
+    assert any(CUT in n for n in engine_reply.metadata["answer"].notices)
 
 
 # ------------------------------------------------------------------------------ filters
