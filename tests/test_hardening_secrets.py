@@ -101,6 +101,7 @@ def test_a_failing_model_server_never_gets_the_key_into_an_answer(bundled_store:
         assert any(f"HTTP {status}" in n for n in answer.notices), answer.notices
 
 
+@pytest.mark.slow
 def test_cli_ask_chat_search_and_config_never_print_the_key(bundled_store: Path, failing_model: KeyEchoServer,
                                                             hardening) -> None:  # fmt: skip
     env = model_env(failing_model.url)
