@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import bm25s
 import numpy as np
@@ -53,16 +53,17 @@ class KeywordIndex:
         """Inverse document frequency of a stemmed term; unseen terms weigh the most."""
         return math.log(1 + (self.size + 1) / (self._df.get(term, 0) + 0.5))
 
-    def coverage(self, question_terms: set[str], row: int) -> float:
-        """Share of the question's term weight (idf) that paper ``row`` contains.
+    def coverages(self, question_terms: set[str], rows: Iterable[int]) -> list[float]:
+        """Share of the question's term weight (idf) that each paper ``row`` contains.
 
         Terms no paper uses still count in the denominator: a question whose key words appear
         nowhere in the listings cannot be well covered by any paper.
         """
-        total = sum(self.idf(t) for t in question_terms)
+        weights = {t: self.idf(t) for t in question_terms}
+        total = sum(weights.values())
         if total <= 0:
-            return 0.0
-        return sum(self.idf(t) for t in question_terms & self._doc_terms[row]) / total
+            return [0.0 for _ in rows]
+        return [sum(weights[t] for t in question_terms & self._doc_terms[row]) / total for row in rows]
 
     def document_frequency(self, term: str) -> int:
         return self._df.get(term, 0)

@@ -45,6 +45,10 @@ LEG_DEPTH = 100
 #: itself stays on the plain query, where feedback measured slightly worse.
 PRF_SEEDS = 3
 PRF_WEIGHT = 0.3
+#: Best-ranked candidates scored against the refined query (the rest are not compared).
+PRF_POOL = 100
+#: Papers whose chunk vectors the searcher keeps in memory (1.5 KB a chunk) for feedback.
+VECTOR_CACHE_PAPERS = 20_000
 
 
 class FilterError(ValueError):
@@ -129,6 +133,7 @@ class HybridSearcher:
         self.venues = {r.venue for r in self.records if r.venue}
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
+        self._vectors: dict[str, np.ndarray] = {}
         self._field_values = {
             key: np.array([getattr(r, key) for r in self.records], dtype=object) for key in FILTER_FIELDS
         }
@@ -153,7 +158,7 @@ class HybridSearcher:
         author_hits = self._author_papers(question, allowed)
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
         if vector is not None and candidates and not author_hits and not intent.single_author_only:
-            expanded = self._expanded_similarities(vector, candidates, effective)
+            expanded = self._expanded_similarities(vector, candidates)
             for candidate in candidates:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
@@ -184,15 +189,27 @@ class HybridSearcher:
             return None
         return self.embedder.embed([topic_text(question)])[0]
 
-    def _expanded_similarities(
-        self, vector: np.ndarray, candidates: list[Candidate], filters: dict[str, str | int]
-    ) -> dict[str, float]:
-        """Dense similarities for the query moved towards its best papers (see ``PRF_SEEDS``)."""
-        seeds = self.store.paper_vectors([c.paper_id for c in candidates[:PRF_SEEDS]])
+    def _expanded_similarities(self, vector: np.ndarray, candidates: list[Candidate]) -> dict[str, float]:
+        """Similarities of the best-ranked candidates to the query moved towards its best
+        papers (see ``PRF_SEEDS``); only the candidates the relevance decision compares."""
+        pool = [c.paper_id for c in candidates[:PRF_POOL]]
+        chunks = self._chunk_vectors(pool)
+        seeds = [chunks[pid].mean(axis=0) for pid in pool[:PRF_SEEDS] if pid in chunks]
         if not seeds:
             return {}
-        moved = vector + PRF_WEIGHT * np.mean(list(seeds.values()), axis=0)
-        return self._dense_similarities(moved / np.linalg.norm(moved), filters)
+        moved = vector + PRF_WEIGHT * np.mean(seeds, axis=0)
+        moved /= np.linalg.norm(moved)
+        return {pid: float(np.max(chunks[pid] @ moved)) for pid in pool if pid in chunks}
+
+    def _chunk_vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
+        """Chunk vectors of these papers, fetched from the store once and then kept: the
+        same few hundred papers come back for question after question."""
+        missing = [pid for pid in paper_ids if pid not in self._vectors]
+        if missing:
+            if len(self._vectors) > VECTOR_CACHE_PAPERS:
+                self._vectors.clear()
+            self._vectors.update(self.store.chunk_vectors(missing))
+        return {pid: self._vectors[pid] for pid in paper_ids if pid in self._vectors}
 
     def _dense_similarities(self, vector: np.ndarray | None, filters: dict[str, str | int]) -> dict[str, float]:
         """Best chunk similarity per paper among the nearest chunks."""
@@ -226,7 +243,7 @@ class HybridSearcher:
             pool = {r.id for r, ok in zip(self.records, allowed) if ok and len(r.authors) == 1}
         top_keyword = float(keyword_scores.max()) if keyword_scores.size else 0.0
         question_terms = set(content_terms(intent.text))
-        coverage = {pid: self.keyword.coverage(question_terms, self.position[pid]) for pid in pool}
+        coverage = dict(zip(pool, self.keyword.coverages(question_terms, (self.position[pid] for pid in pool))))
         best_keyword = self.records[int(order[0])].id if keyword_rank else None
         keyword_weight = 1.0 + KEYWORD_CONFIDENCE_BOOST * max(0.0, coverage.get(best_keyword, 0.0) - 0.5) / 0.5
         candidates = []

@@ -606,19 +606,19 @@ class PaperStore:
             )
         return hits
 
-    def paper_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The mean of each paper's chunk vectors (a paper's place in embedding space), for
-        the few papers retrieval feeds back into the query; unknown ids are left out."""
+    def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each paper's chunk vectors as a ``(chunks, dimension)`` matrix, for the few dozen
+        papers retrieval compares against a refined query; unknown ids are left out."""
         wanted = list(dict.fromkeys(paper_ids))
         if not wanted:
             return {}
         where = {"paper_id": {"$in": wanted}} if len(wanted) > 1 else {"paper_id": wanted[0]}
         with _guard(self._url, self._location):
             got = self._collection.get(where=where, include=["embeddings"])
-        vectors: dict[str, list[np.ndarray]] = {}
+        rows: dict[str, list[np.ndarray]] = {}
         for chunk_id, vector in zip(got["ids"], got["embeddings"]):
-            vectors.setdefault(chunk_id.rpartition("#")[0], []).append(np.asarray(vector, dtype=np.float32))
-        return {pid: np.mean(rows, axis=0) for pid, rows in vectors.items()}
+            rows.setdefault(chunk_id.rpartition("#")[0], []).append(np.asarray(vector, dtype=np.float32))
+        return {pid: np.stack(vectors) for pid, vectors in rows.items()}
 
     def count_papers(self) -> int:
         return sum(1 for _ in self._first_chunks([]))
