@@ -57,6 +57,8 @@ def split_sentences(text: str) -> list[str]:
 
 def _cut_to_fit(text: str, count_tokens: Callable[[str], int], budget: int) -> list[str]:
     """Cut one over-long piece at word boundaries (characters, for a monster word)."""
+    if count_tokens(text) <= budget:  # nearly every sentence: one tokenizer call, not one a word
+        return [" ".join(text.split())] if text.strip() else []
     pieces: list[str] = []
     current: list[str] = []
     for word in text.split():
@@ -133,15 +135,22 @@ def embedding_text_chunks(
     def window(start: int, end: int) -> str:
         return " ".join(filter(None, [heading, *sentences[start:end]]))
 
+    heading_tokens = count_tokens(heading) if heading else 0
+    sentence_tokens = [count_tokens(sentence) for sentence in sentences]
+
     def fill(start: int) -> int:
         """Index after the last sentence that still fits in a window starting at ``start``.
 
-        Counts the joined text itself rather than summing pieces, since a tokenizer need not
-        be additive over spaces.
+        Grows the window by the sentences' own token counts (tokenising each sentence once,
+        not every candidate window: that was most of the chunking time), then checks the
+        joined text itself, since a tokenizer need not be additive over spaces.
         """
-        end = start + 1
-        while end < len(sentences) and count_tokens(window(start, end + 1)) <= budget:
+        end, total = start + 1, heading_tokens + sentence_tokens[start]
+        while end < len(sentences) and total + sentence_tokens[end] <= budget:
+            total += sentence_tokens[end]
             end += 1
+        while end > start + 1 and count_tokens(window(start, end)) > budget:
+            end -= 1
         return end
 
     chunks: list[str] = []
