@@ -64,7 +64,7 @@ def make_config(args: argparse.Namespace) -> Config:
         abstract_cap=REAL_MERGED if quick else ABSTRACT_CAP,  # quick: synthetic titles only, to stay fast
         queries=args.queries or (200 if quick else 400),
         probe=48 if quick else 160,
-        batch_sizes=(16, 32, 64) if quick else (8, 16, 32, 64, 128),
+        batch_sizes=(1, 2, 4, 16, 32) if quick else (1, 2, 4, 8, 16, 32, 64),
         floor_sizes=(144,) if quick else (144, REAL_MERGED),
         seed=args.seed,
         out=args.out,

@@ -361,11 +361,12 @@ def assert_same_store(store: PaperStore, reference: PaperStore) -> None:
     for chunk_id, text, meta, vector in reference.all_chunks().rows:
         assert rows[chunk_id][1] == text and rows[chunk_id][2] == meta, chunk_id
         assert np.allclose(rows[chunk_id][3], vector, atol=1e-4), chunk_id
-    rng = np.random.default_rng(1)
-    for vector in rng.normal(size=(5, store.identity.dimension)):
-        got = [(h.paper_id, h.chunk) for h in store.query(vector, 10)]
-        want = [(h.paper_id, h.chunk) for h in reference.query(vector, 10)]
-        assert got == want
+    # Search finds every chunk of the reference in this store: its own vector retrieves it
+    # (or a chunk with the same vector) first. Comparing two approximate HNSW indexes on
+    # random vectors instead would compare their near-ties and tombstones, not our writes.
+    for chunk_id, _, _, vector in reference.all_chunks().rows:
+        nearest = store.query(vector, 1)
+        assert nearest and nearest[0].similarity > 0.999, f"{chunk_id} is not found by its own vector"
 
 
 # ------------------------------------------------------------------------------ SIGKILL, for real
