@@ -181,6 +181,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from app.display import readable
+
     pc = _paperchat(args)
     result = pc.search_result(args.question, k=args.k, where=_where_pairs(args.where))
     if args.json:
@@ -195,7 +197,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     print(f"{result.matched} of {result.searched} papers searched matched" + _filters_note(result.filters))
     for i, paper in enumerate(result.papers, start=1):
-        print(f"{i:>3}. {paper.citation}  [{paper.score:.4f}]")
+        print(f"{i:>3}. {readable(paper.citation)}  [{paper.score:.4f}]")
         print(f"     {', '.join(paper.authors[:6])}{' …' if len(paper.authors) > 6 else ''}")
     for notice in result.debug.get("notices", []):
         print(f"note: {notice}", file=sys.stderr)
@@ -207,12 +209,14 @@ def _filters_note(filters: dict[str, Any]) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from app.display import readable
+
     pc = _paperchat(args, llm=args.llm, llm_model=args.model)
     answer = pc.ask(args.question, where=_where_pairs(args.where))
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(answer.text)
+    print(readable(answer.text))  # "ε=8" rather than the listing's TeX; --json keeps the text as listed
     for notice in answer.notices:
         print(f"note: {notice}", file=sys.stderr)
     print(f"\n(answered by {answer.backend}{_filters_note(answer.filters)})")

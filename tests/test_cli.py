@@ -77,6 +77,16 @@ def test_ask_json_has_answer_citations_with_evidence_and_backend(run_cli, bundle
         assert paper["citation"] in data["answer"]
 
 
+def test_ask_in_the_terminal_shows_listing_markup_as_text(run_cli, bundled_store):
+    """ViP's abstract is listed as ``*ViP*---a **Vi**sion ... $\\epsilon=8$``: a reader sees
+    "ViP—a Vision ... ε=8"; ``--json`` keeps the listing's own text."""
+    shown = run_cli("ask", "Which orals study DP-SGD?", "--data-dir", bundled_store, check=0).stdout
+    assert "ViP—a Vision transformer" in shown and "ε=8" in shown
+    assert "$" not in shown and "**" not in shown
+    listed = _json(run_cli("ask", "Which orals study DP-SGD?", "--json", "--data-dir", bundled_store))["answer"]
+    assert "$\\epsilon=8$" in listed
+
+
 def test_stats_json_counts_the_store(run_cli, bundled_store):
     stats = _json(run_cli("stats", "--json", "--data-dir", bundled_store))
 
