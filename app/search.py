@@ -35,6 +35,12 @@ DENSE_WEIGHT = 1.3
 #: is answered by the paper holding those exact tokens, which the embedding reads as generic
 #: vision text (measured: nDCG@10 0.910 -> 0.936 on the merged store, no set worse).
 KEYWORD_CONFIDENCE_BOOST = 0.5
+#: A single-paper question is answered by the paper holding at least this share of its term
+#: weight and the top BM25 score when the fused winner holds under ``EXACT_MATCH_MARGIN`` of
+#: that share: rank fusion only sees that the paper is first on BM25, not that it holds twice
+#: the next paper's evidence, so a generic-sounding paper the embedding likes can outrank it.
+EXACT_MATCH_COVERAGE = 0.8
+EXACT_MATCH_MARGIN = 0.6
 #: How deep each leg looks before fusion; deeper than any answer we would give.
 LEG_DEPTH = 100
 #: Pseudo-relevance feedback for the relevance decision: the query vector is moved towards
@@ -157,6 +163,8 @@ class HybridSearcher:
         keyword_scores = np.where(allowed, keyword_scores, 0.0)
         author_hits = self._author_papers(question, allowed)
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
+        if not intent.wants_list and not author_hits:
+            promote_exact_match(candidates)
         if vector is not None and candidates and not author_hits and not intent.single_author_only:
             expanded = self._expanded_similarities(vector, candidates)
             for candidate in candidates:
@@ -272,3 +280,20 @@ class HybridSearcher:
 
     def _paper(self, candidate: Candidate) -> Paper:
         return Paper.from_record(self.by_id[candidate.paper_id], score=candidate.fused)
+
+
+def promote_exact_match(candidates: list[Candidate]) -> None:
+    """Move the paper that holds a single-paper question's words to the front (see
+    ``EXACT_MATCH_COVERAGE``); the rest keep their fused order."""
+    if not candidates:
+        return
+    holder = max(candidates, key=lambda c: (c.coverage, c.keyword_share))
+    leader = candidates[0]
+    if (
+        holder is not leader
+        and holder.keyword_share >= 1.0
+        and holder.coverage >= EXACT_MATCH_COVERAGE
+        and leader.coverage < EXACT_MATCH_MARGIN * holder.coverage
+    ):
+        candidates.remove(holder)
+        candidates.insert(0, holder)

@@ -62,6 +62,17 @@ def test_dp_sgd_question_on_the_merged_store_cites_the_titled_paper(merged_store
     assert DP_SGD_TITLE in answer.text
 
 
+def test_exact_detail_question_cites_the_paper_holding_those_figures(bundled_store):
+    """"90.0%", "ViT-H" and "public data" sit in one abstract only (D-iGPT, untitled in the
+    two text listings); a paper the embedding finds more "ImageNet-like" must not win."""
+    answer = PaperChat(data_dir=bundled_store).ask(
+        "Which oral reports 90.0% ImageNet top-1 accuracy with a vanilla ViT-H trained only on public data?"
+    )
+
+    assert len(answer.citations) == 1
+    assert "D-iGPT" in (answer.citations[0].abstract or ""), answer.citations[0].citation
+
+
 def test_question_the_listings_cannot_answer_is_declined(bundled_store):
     answer = PaperChat(data_dir=bundled_store).ask(
         "Which orals use neural radiance fields for 3D reconstruction?"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.question import QuestionIntent
 from app.relevance import Candidate, RelevancePolicy, decide, standout
+from app.search import promote_exact_match
 
 LIST_QUESTION = QuestionIntent(text="Which orals study graph clustering?", wants_list=True)
 
@@ -51,3 +52,17 @@ def test_a_paper_holding_every_question_term_is_kept_even_when_the_embedding_mis
 def test_standout_is_one_for_the_best_and_zero_for_the_median() -> None:
     shares = standout([0.9, 0.5, 0.4, 0.3, 0.2], pool=5)
     assert shares[0] == 1.0 and shares[2] == 0.0 and shares[4] < 0
+
+
+def test_a_single_paper_question_goes_to_the_paper_holding_its_words() -> None:
+    candidates = crowd(offset=0.15, stretch=0.5, coverage=0.3)
+    candidates[3].coverage, candidates[3].keyword_share = 0.9, 1.0  # the only abstract with "90.0%" and "ViT-H"
+    promote_exact_match(candidates)
+    assert [c.paper_id for c in candidates[:2]] == ["p3", "p0"]
+
+
+def test_a_fused_leader_holding_most_of_the_words_keeps_its_place() -> None:
+    candidates = crowd(offset=0.15, stretch=0.5, coverage=0.7)
+    candidates[3].coverage, candidates[3].keyword_share = 0.9, 1.0
+    promote_exact_match(candidates)
+    assert candidates[0].paper_id == "p0"
