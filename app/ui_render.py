@@ -236,7 +236,7 @@ def source_card(number: int, paper: Paper, rank: int = 1, count: int = 1) -> str
 
 
 def sources_html(answer: Answer | None, numbers: Sequence[int] | None = None, question: str | None = None) -> str:
-    """The sources panel: 'N of M papers matched', then one card per cited paper, in order.
+    """The sources panel: 'N of M papers searched matched', then one card per cited paper, in order.
 
     Cards carry the numbers the answer used for them (``numbers``; default 1, 2, ...). The
     question is repeated on top because after a few turns the panel is far from it.
@@ -246,9 +246,11 @@ def sources_html(answer: Answer | None, numbers: Sequence[int] | None = None, qu
             '<div class="pc-sources pc-empty">Ask a question: the papers an answer cites appear here, '
             "with the sentence that made each one match.</div>"
         )
-    head = f"{answer.matched} of {answer.searched} papers matched"
+    # Worded like the answer text, and saying which papers were searched: "2 of 144" next to
+    # "146 papers loaded" in the status line reads as a bug unless the filter is named here.
+    head = f"{answer.matched} of {answer.searched} papers searched matched"
     if answer.filters:
-        head += " (filters: " + ", ".join(f"{k} = {v}" for k, v in answer.filters.items()) + ")"
+        head += " (searched only " + ", ".join(f"{k} = {v}" for k, v in answer.filters.items()) + ")"
     shown = list(numbers or range(1, len(answer.citations) + 1))
     ranks = score_ranks(answer.citations)
     count = len(answer.citations)
@@ -278,7 +280,7 @@ PAGE_CSS = """
 .pc-score { color: var(--body-text-color-subdued); cursor: help; }
 .pc-evidence { margin: 0.4em 0; padding-left: 0.6em; border-left: 3px solid var(--color-accent); }
 .pc-label { font-size: 0.85em; color: var(--body-text-color-subdued); }
-.pc-sources mark { background: #fde68a; color: inherit; border-radius: 2px; padding: 0 0.1em; }
+.pc-sources mark { background: #fef3c7; color: inherit; border-radius: 2px; padding: 0 0.1em; }
 .pc-abstract summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: 0.9em; }
 .pc-links { font-size: 0.85em; margin-top: 0.3em; }
 .pc-origin { font-size: 0.8em; color: var(--body-text-color-subdued); cursor: help; }

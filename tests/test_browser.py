@@ -134,7 +134,7 @@ def test_ask_check_sources_and_filter_in_a_real_browser(server):
             for text in (chat.inner_text(), sources.inner_text()):
                 assert "ViP—a Vision transformer with differential Privacy—under" in text
                 assert "ε=8" in text and "$\\epsilon" not in text and "**Vi**" not in text
-            assert "papers matched" in sources.inner_text()
+            assert "papers searched matched" in sources.inner_text()
             assert all("Oral" in b for b in badges(page)) and POSTER_TITLE not in sources.inner_text()
 
             # what answered, in words; the question still in view; evidence without a click

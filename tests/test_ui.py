@@ -95,7 +95,7 @@ def test_sources_panel_has_one_card_per_citation_in_order(bundled):
     assert answer.citations
     card_ids = re.findall(r'data-paper-id="([^"]+)"', final.sources)
     assert card_ids == [p.id for p in answer.citations]
-    assert f"{answer.matched} of {answer.searched} papers matched" in final.sources
+    assert f"{answer.matched} of {answer.searched} papers searched matched" in final.sources
     assert "Answered by <b>extractive</b>" in final.status
     assert "144 papers loaded" in final.status
     for paper in answer.citations:
@@ -115,7 +115,7 @@ def test_nothing_matched_says_so(bundled):
     updates, session = run(bundled, "Which orals study DP-SGD?", status="Poster")
     final = updates[-1]
     assert session.turns[-1].answer.citations == []
-    assert "0 of 0 papers matched" in final.sources
+    assert "0 of 0 papers searched matched" in final.sources
     assert final.bibtex_path is None and final.downloads_visible is False
 
 
