@@ -180,7 +180,7 @@ def ingest_section(results: dict[str, Any]) -> str:
                "floor records/s", "whole ingest records/s", "whole / floor", "whole / floor (CPU)",
                "llama-index build records/s",
                "peak RSS MB", "disk bytes/record"], rows), "",  # fmt: skip
-        "Where the whole-ingest seconds go (timed by wrapping the functions the pipeline calls):", "",
+        "Where the whole-ingest seconds go (timed by wrapping the functions the pipeline calls; a batch is written while the next one embeds, so the phases can add up to more than the total):", "",
         table(["corpus", "total s", "parse", "merge", "chunk", "embed", "write (Chroma)", "read store"], phases),
         "", "Where the bytes on disk go, per record (SQLite tables via `dbstat`, HNSW files):", "",
         disk_table(results["points"]),
