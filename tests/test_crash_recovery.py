@@ -39,7 +39,14 @@ from ingest.parsers import parse_listing
 from ingest.pipeline import ingest_paths
 from ingest.records import PaperRecord, normalize_text
 from vectorstore.embedding import Embedder, make_embedder
-from vectorstore.lock import LOCK_NAME, MARKER_NAME, LockHolder, StoreBusyError, StoreLock
+from vectorstore.lock import (
+    LOCK_NAME,
+    MARKER_NAME,
+    LockHolder,
+    StoreBusyError,
+    StoreLock,
+    StoreReadDuringWriteError,
+)
 from vectorstore.store import (
     PaperStore,
     StoreCorruptError,
@@ -604,6 +611,30 @@ def test_a_second_writer_is_told_who_holds_the_store_and_a_killed_holder_blocks_
     assert report.records == 3
     hardening.record("crash", "a second writer on one store directory, then its holder SIGKILLed",
                      "one line 'store ... in use by PID ...'; after the kill the next ingest runs", lost=0)
+
+
+def test_a_read_failing_while_another_process_writes_says_so_not_that_the_store_is_damaged(
+    tmp_path: Path,
+) -> None:
+    """Chroma's "Error finding id" means damage when nobody writes; during another process's
+    write it is the reader seeing files change, and the advice must not be to rebuild."""
+    from chromadb.errors import InternalError
+
+    from vectorstore.store import _guard
+
+    data_dir = tmp_path / "store"
+    holder = _hold_lock(data_dir)
+    try:
+        with pytest.raises(StoreReadDuringWriteError) as caught, _guard(None, str(data_dir)):
+            raise InternalError("Error executing plan: Internal error: Error finding id")
+        message = str(caught.value)
+        assert f"while PID {holder.pid} writes it" in message and "PAPERCHAT_CHROMA_URL" in message
+        assert "rebuild" not in message
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with pytest.raises(StoreCorruptError, match="--rebuild"), _guard(None, str(data_dir)):
+        raise InternalError("Error executing plan: Internal error: Error finding id")
 
 
 def test_the_lock_is_reentrant_in_one_process_and_released_after(tmp_path: Path) -> None:

@@ -91,6 +91,19 @@ class StoreBusyError(Exception):
         self.holder = holder
 
 
+class StoreReadDuringWriteError(StoreBusyError):
+    """Chroma failed to read a store directory while another process was writing it."""
+
+    def __init__(self, data_dir: Path, holder: LockHolder | None, cause: BaseException) -> None:
+        super().__init__(data_dir, holder)
+        who = f"PID {holder.pid}" if holder and holder.pid else "another process"
+        self.args = (
+            f"store {data_dir} could not be read while {who} writes it (Chroma: {cause}); "
+            "ask again when that write finishes, or use a Chroma server (PAPERCHAT_CHROMA_URL) "
+            "to read and write one store at the same time",
+        )
+
+
 class StoreLock:
     """The exclusive write lock of one store directory; see the module docstring."""
 
@@ -205,6 +218,29 @@ def _read_holder(path: Path) -> LockHolder | None:
         return LockHolder.parse(path.read_text(encoding="utf-8"))
     except OSError:
         return None
+
+
+def other_writer(data_dir: str | Path) -> tuple[bool, LockHolder | None]:
+    """Whether another process holds this directory's write lock now, and who it says it is.
+
+    Asked only after a read failed (it takes the lock shared for an instant, which a writer
+    starting at that very moment would see as busy).
+    """
+    key = Path(data_dir).resolve()
+    with _HELD_GUARD:
+        if key in _HELD:
+            return False, None  # this process is the writer
+    if fcntl is None:
+        return False, None
+    try:
+        with open(Path(data_dir) / LOCK_NAME, encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True, LockHolder.parse(handle.read())
+    except OSError:
+        pass
+    return False, None
 
 
 def interrupted_write(data_dir: str | Path) -> LockHolder | None:

@@ -15,17 +15,19 @@ server (``HttpClient``) when several processes share one index.
 from __future__ import annotations
 
 import json
+import time
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any, ContextManager, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 
 from ingest.records import PaperRecord
+from vectorstore.lock import StoreReadDuringWriteError, other_writer
 
 _PREFIX = "paperchat_"
 _PAGE = 5000
@@ -123,6 +125,11 @@ class StoreCorruptError(Exception):
 
 
 #: Fragments of the errors a Chroma server raises when its index files are unreadable.
+T = TypeVar("T")
+#: A search read that fails while another process writes the directory is tried this many
+#: times, waiting 0.05, 0.1, 0.2 ... s in between (Chroma's writes take milliseconds).
+READ_RETRIES = 5
+READ_RETRY_SECONDS = 0.05
 _DAMAGE_SIGNS = ("hnsw", "pickle", "error finding id", "segment reader")
 
 
@@ -589,10 +596,11 @@ class PaperStore:
             )
         if n_results <= 0:
             return []
-        with _guard(self._url, self._location):
-            result = self._collection.query(
+        result = self._read(
+            lambda: self._collection.query(
                 query_embeddings=[vector], n_results=int(n_results), where=where, include=["distances"]
             )
+        )
         ids = result["ids"][0] if result.get("ids") else []
         hits = []
         for chunk_id, distance in zip(ids, result["distances"][0]):
@@ -606,15 +614,38 @@ class PaperStore:
             )
         return hits
 
+    def _read(self, call: Callable[[], T]) -> T:
+        """Run a read of the search path, retrying it for a moment when it fails because another
+        process is writing this directory (its log and index change under the reader)."""
+        for attempt in range(READ_RETRIES):
+            try:
+                with _guard(self._url, self._location):
+                    return call()
+            except StoreReadDuringWriteError:
+                if attempt == READ_RETRIES - 1:
+                    raise
+                time.sleep(READ_RETRY_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
+
     def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each paper's chunk vectors as a ``(chunks, dimension)`` matrix, for the few dozen
-        papers retrieval compares against a refined query; unknown ids are left out."""
+        papers retrieval compares against a refined query; unknown ids are left out, and so are
+        papers whose vectors cannot be read (they then get no refined similarity)."""
         wanted = list(dict.fromkeys(paper_ids))
         if not wanted:
             return {}
         where = {"paper_id": {"$in": wanted}} if len(wanted) > 1 else {"paper_id": wanted[0]}
-        with _guard(self._url, self._location):
-            got = self._collection.get(where=where, include=["embeddings"])
+        try:
+            got = self._read(lambda: self._collection.get(where=where, include=["embeddings"]))
+        except (StoreCorruptError, StoreReadDuringWriteError):
+            if len(wanted) == 1:
+                return {}
+            # Another process added papers after this one loaded the index: Chroma finds
+            # their metadata but not their vectors. Leave out the papers it cannot read.
+            found: dict[str, np.ndarray] = {}
+            for paper_id in wanted:
+                found.update(self.chunk_vectors([paper_id]))
+            return found
         rows: dict[str, list[np.ndarray]] = {}
         for chunk_id, vector in zip(got["ids"], got["embeddings"]):
             rows.setdefault(chunk_id.rpartition("#")[0], []).append(np.asarray(vector, dtype=np.float32))
@@ -766,8 +797,9 @@ def _quiet_legacy_warning() -> Iterator[None]:
 def _guard(url: str | None, location: str | None = None) -> Iterator[None]:
     """Turn Chroma's low-level failures into errors that say what to do.
 
-    A lost server connection becomes :class:`StoreUnavailableError` naming the URL; unreadable
-    index files (Chroma's ``InternalError``: any, for a local directory; those about HNSW
+    A lost server connection becomes :class:`StoreUnavailableError` naming the URL; a local
+    read that fails while another process writes the directory becomes
+    :class:`StoreReadDuringWriteError`; other unreadable index files (Chroma's ``InternalError``: any, for a local directory; those about HNSW
     segments, from a server) become :class:`StoreCorruptError`, which says how to rebuild.
     """
     from chromadb.errors import InternalError
@@ -775,6 +807,12 @@ def _guard(url: str | None, location: str | None = None) -> Iterator[None]:
     try:
         yield
     except InternalError as error:
+        if url is None and location is not None:
+            # Chroma reads a directory another process is writing from files that process is
+            # changing under it: a passing failure, not damage (``_read`` retries it).
+            writing, holder = other_writer(location)
+            if writing:
+                raise StoreReadDuringWriteError(Path(location), holder, error) from error
         # Locally, Chroma's internal errors come from its own files; from a server they may
         # be passing trouble, so only the ones that name the index files count there.
         if url is None or any(sign in str(error).lower() for sign in _DAMAGE_SIGNS):
