@@ -253,9 +253,10 @@ def rerun_section(results: dict[str, Any]) -> str:
     return "\n".join([
         "## Rerun", "",
         "```",
-        ".venv/bin/pip install -e '.[bench]'      # matplotlib, psutil",
-        "make bench                               # = .venv/bin/python -m bench.run --quick",
-        ".venv/bin/python -m bench.run            # full: 144 -> 2,610 -> 10,000 -> 100,000 records",
+        "make bench         # full: 144 -> 2,610 -> 10,000 -> 100,000 records -> bench/results (~20-60 min)",
+        "make bench-quick   # 144 -> 2,610 -> 5,000 records -> bench/results/quick (~5 min)",
+        "# both install the bench extra (matplotlib, psutil); the same by hand:",
+        ".venv/bin/pip install -e '.[bench]' && .venv/bin/python -m bench.run",
         ".venv/bin/python -m bench.run --max-size 10000   # full, capped (the 100k step embeds ~100k titles)",
         ".venv/bin/python -m bench.run --quick --reuse    # re-measure quality/speed on the stores already built",
         ".venv/bin/python -m bench.report bench/results   # re-render this file from results.json",
