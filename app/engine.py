@@ -65,7 +65,7 @@ class PaperQueryEngine(CustomQueryEngine):
         backend: AnswerBackend = self.backend
         answer = backend.answer(result, self.searcher.keyword.idf)
         answer.debug.setdefault("decision", result.debug.get("decision"))
-        answer.notices[:0] = notices
+        answer.notices[:0] = [*notices, *result.notices]
         return answer
 
     def stream_answer(self, question: str, where: dict[str, Any] | None = None) -> Iterator[str | Answer]:
@@ -82,6 +82,7 @@ class PaperQueryEngine(CustomQueryEngine):
         for item in stream_of(self.backend, result, self.searcher.keyword.idf):
             if isinstance(item, Answer):
                 item.debug.setdefault("decision", result.debug.get("decision"))
+                item.notices[:0] = result.notices
             yield item
 
     def custom_query(self, query_str: str) -> Response:

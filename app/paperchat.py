@@ -158,11 +158,12 @@ class PaperChat:
         """The full search result: papers plus searched/matched counts and filters.
 
         ``debug["notices"]`` says what was done to the question (cut to length) or why it
-        cannot match (empty, only symbols); see :func:`app.question.prepare_question`.
+        cannot match (empty, only symbols; see :func:`app.question.prepare_question`), and
+        when the search was degraded (keywords only while the Chroma server is unreachable).
         """
         question, notices = prepare_question(question)
         result = self.searcher.search(question, k=k, where=where)
-        result.debug["notices"] = notices
+        result.debug["notices"] = [*notices, *result.notices]
         return result
 
     def search(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> list[Paper]:

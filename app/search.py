@@ -24,7 +24,7 @@ from app.relevance import Candidate, RelevancePolicy, decide
 from app.text import content_terms
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
-from vectorstore.store import PaperStore
+from vectorstore.store import PaperStore, StoreUnavailableError
 
 FILTER_FIELDS: tuple[str, ...] = ("venue", "year", "status")
 RRF_K = 60
@@ -108,6 +108,8 @@ class SearchResult:
     intent: QuestionIntent
     ranked: list[Paper] = field(default_factory=list)
     debug: dict[str, Any] = field(default_factory=dict)
+    #: What the user should know about how this result was reached (a degraded search).
+    notices: list[str] = field(default_factory=list)
 
     @property
     def matched(self) -> int:
@@ -158,7 +160,14 @@ class HybridSearcher:
         searched = int(allowed.sum())
 
         vector = self._query_vector(question)
-        dense = self._dense_similarities(vector, effective)
+        notices: list[str] = []
+        try:
+            dense = self._dense_similarities(vector, effective)
+        except StoreUnavailableError as error:
+            # The catalogue and the BM25 index are in memory: answer from keywords alone
+            # rather than not at all, and say so; the next question tries the server again.
+            vector, dense = None, {}
+            notices.append(f"Keyword search only, so paraphrases may be missed: {error}")
         keyword_scores = self.keyword.scores(question) if question.strip() else np.zeros(len(self.records))
         keyword_scores = np.where(allowed, keyword_scores, 0.0)
         author_hits = self._author_papers(question, allowed)
@@ -166,7 +175,10 @@ class HybridSearcher:
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
         if vector is not None and candidates and not author_hits and not intent.single_author_only:
-            expanded = self._expanded_similarities(vector, candidates)
+            try:
+                expanded = self._expanded_similarities(vector, candidates)
+            except StoreUnavailableError:
+                expanded = {c.paper_id: c.dense for c in candidates}  # the server went away just now
             for candidate in candidates:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
@@ -184,6 +196,7 @@ class HybridSearcher:
             intent=intent,
             ranked=ranked,
             debug={"decision": decision_debug, "authors": sorted(author_hits)},
+            notices=notices,
         )
 
     def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:
