@@ -124,12 +124,12 @@ class StoreCorruptError(Exception):
         self.location = location
 
 
-#: Fragments of the errors a Chroma server raises when its index files are unreadable.
 T = TypeVar("T")
 #: A search read that fails while another process writes the directory is tried this many
 #: times, waiting 0.05, 0.1, 0.2 ... s in between (Chroma's writes take milliseconds).
 READ_RETRIES = 5
 READ_RETRY_SECONDS = 0.05
+#: Fragments of the errors a Chroma server raises when its index files are unreadable.
 _DAMAGE_SIGNS = ("hnsw", "pickle", "error finding id", "segment reader")
 
 
@@ -617,15 +617,14 @@ class PaperStore:
     def _read(self, call: Callable[[], T]) -> T:
         """Run a read of the search path, retrying it for a moment when it fails because another
         process is writing this directory (its log and index change under the reader)."""
-        for attempt in range(READ_RETRIES):
+        for attempt in range(READ_RETRIES - 1):
             try:
                 with _guard(self._url, self._location):
                     return call()
             except StoreReadDuringWriteError:
-                if attempt == READ_RETRIES - 1:
-                    raise
                 time.sleep(READ_RETRY_SECONDS * 2**attempt)
-        raise AssertionError("unreachable")
+        with _guard(self._url, self._location):
+            return call()
 
     def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each paper's chunk vectors as a ``(chunks, dimension)`` matrix, for the few dozen
