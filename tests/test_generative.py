@@ -251,7 +251,7 @@ def test_a_question_nothing_matches_is_declined_without_calling_the_model(store:
     ids=["empty", "500", "429", "model-missing", "hang"],
 )
 def test_run_time_failures_degrade_to_extractive_with_a_notice(
-    store: Path, openai_stub: StubServer, script: list[Reply], says: str
+    store: Path, openai_stub: StubServer, script: list[Reply], says: str, hardening
 ) -> None:
     openai_stub.script = script
     pc = stub_chat(store, openai_stub, llm_timeout=0.5)
@@ -262,6 +262,8 @@ def test_run_time_failures_degrade_to_extractive_with_a_notice(
     assert len(answer.notices) == 1 and answer.notices[0].startswith("openai failed:") and says in answer.notices[0]
     assert answer.notices[0].endswith("answered with extractive instead.")
     assert cited_ids(answer) == [p.id for p in pc.search("Which orals are about language agents?")]
+    hardening.record("upstream", f"OpenAI-protocol server: {says}",
+                     f"answered by {answer.backend}, {len(answer.citations)} papers; notice '{answer.notices[0][:90]}'")  # fmt: skip
 
 
 def test_a_refused_connection_degrades(store: Path) -> None:
@@ -274,11 +276,13 @@ def test_a_refused_connection_degrades(store: Path) -> None:
     assert "could not connect" in answer.notices[0]
 
 
-def test_retries_honour_retry_after_then_succeed(store: Path, openai_stub: StubServer) -> None:
+def test_retries_honour_retry_after_then_succeed(store: Path, openai_stub: StubServer, hardening) -> None:
     openai_stub.script = [Reply(status=429, headers={"Retry-After": "0.1"}), Reply("GPTSwarm [1] and CompeteAI [2].")]
     answer = stub_chat(store, openai_stub, llm_retries=1).ask("Which orals are about language agents?")
     assert answer.backend == "openai" and not answer.notices
     assert len(openai_stub.chat_requests) == 2
+    hardening.record("upstream", "OpenAI-protocol server: HTTP 429 with Retry-After, then a reply",
+                     "waited and retried once; answered by openai, no notice")  # fmt: skip
 
 
 def test_openai_compatible_discovers_the_served_model(store: Path, openai_stub: StubServer) -> None:
@@ -508,7 +512,7 @@ BROKEN = "Which orals are about language agents?"
     ids=["bad-sse-event", "stream-cut"],
 )
 def test_a_broken_stream_degrades_with_a_notice_and_the_same_object_recovers(
-    store: Path, openai_stub: StubServer, backend: str, fault: str, says: str
+    store: Path, openai_stub: StubServer, backend: str, fault: str, says: str, hardening
 ) -> None:
     openai_stub.script = [Reply("GPTSwarm [1] and CompeteAI [2] both study language agents.", fault=fault)]
     pc = stub_chat(store, openai_stub, llm=backend)
@@ -525,6 +529,9 @@ def test_a_broken_stream_degrades_with_a_notice_and_the_same_object_recovers(
     recovered = pc.ask(BROKEN)
     assert recovered.backend == backend and not recovered.notices
     assert cited_ids(recovered) == cited_ids(answer)
+    hardening.record("upstream", f"{backend} stream: {fault} mid-answer, then the server recovers",
+                     f"half answer replaced by extractive with notice '{answer.notices[0][:70]}'; "
+                     f"next question answered by {recovered.backend}")  # fmt: skip
 
 
 def test_a_model_list_that_is_not_json_is_a_notice_then_rediscovered(store: Path, openai_stub: StubServer) -> None:
