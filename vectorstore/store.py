@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ingest.records import PaperRecord
-from vectorstore.lock import StoreReadDuringWriteError, other_writer
+from vectorstore.lock import MARKER_NAME, StoreBusyError, StoreReadDuringWriteError, other_writer
 
 _PREFIX = "paperchat_"
 _PAGE = 5000
@@ -251,6 +251,13 @@ class PaperStore:
                     f"No index at {data_dir}: run `paperchat ingest data/listings/*.txt` first."
                 )
             location = str(data_dir)
+            if not create and (data_dir / MARKER_NAME).exists():
+                # Chroma's embedded mode is one process's: a reader opening files another
+                # process is rewriting can fail, or leave its index unreadable. Say who
+                # writes and how to share instead (a store opened earlier stays usable).
+                writing, holder = other_writer(data_dir)
+                if writing:
+                    raise StoreBusyError(data_dir, holder)
             killed = _interrupted_writer(data_dir) if chroma_dir.is_dir() else None
             if killed is not None:
                 _check_in_subprocess(chroma_dir, collection, location, killed)
