@@ -257,14 +257,8 @@ def interrupted_write(data_dir: str | Path) -> LockHolder | None:
     holder = _read_holder(Path(data_dir) / MARKER_NAME)
     if holder is None or fcntl is None:
         return None
-    try:
-        with open(Path(data_dir) / LOCK_NAME, "a", encoding="utf-8") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return None  # someone is writing right now
-    except OSError:
-        return holder
-    return holder
+    writing, _ = other_writer(data_dir)
+    return None if writing else holder  # a live writer's marker is work in progress
 
 
 def clear_interrupted(data_dir: str | Path) -> None:
