@@ -187,6 +187,8 @@ def ingest_paths(
         orphans = [c for c in damage.orphans if c.rpartition("#")[0] not in changed_ids]
         if orphans:  # only now: a failed run must leave even the junk as it was
             store.delete_chunks(orphans)
+        if changed or orphans:
+            store.compact()
     return IngestReport(
         files=reports,
         records=len(final),

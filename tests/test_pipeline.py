@@ -61,6 +61,22 @@ def test_bundled_store_has_144_records_25_titled(bundled_store):
     assert {(r.venue, r.year, r.status) for r in records} == {("ICML", 2024, "Oral")}
 
 
+def test_bundled_store_keeps_no_write_log_or_free_pages(bundled_store):
+    """Chroma's write log is emptied as its index saves, and the free pages go at the end."""
+    import sqlite3
+
+    from vectorstore.compact import MIN_FREE_SHARE, free_bytes, sqlite_path
+
+    database = sqlite_path(bundled_store / "chroma")
+    with sqlite3.connect(database) as connection:
+        logged = connection.execute("SELECT count(*) FROM embeddings_queue").fetchone()[0]
+    assert logged < 100, "at most one unsaved batch of the 204 chunks"
+    free, total = free_bytes(database)
+    assert free < MIN_FREE_SHARE * total
+    store_bytes = sum(f.stat().st_size for f in (bundled_store / "chroma").rglob("*") if f.is_file())
+    assert store_bytes / 144 < 10_240, f"{store_bytes / 144:.0f} bytes a paper"
+
+
 def test_reingesting_the_same_files_changes_nothing(bundled_store, repo_root, tmp_path):
     data_dir = tmp_path / "store"
     shutil.copytree(bundled_store, data_dir)
