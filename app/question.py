@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from app.language import looks_like_other_language
+
 _STATUS_WORDS: dict[str, str] = {
     "oral": "Oral",
     "orals": "Oral",
@@ -136,6 +138,10 @@ NOT_ENGLISH_NOTICE = (
     "The loaded listings are in English and this question has no English words: "
     "asking in English (or with the English term, e.g. “DP-SGD”) finds more."
 )
+OTHER_LANGUAGE_NOTICE = (
+    "The loaded listings are in English and this question seems to be in another language: "
+    "asking in English (or with the English terms, e.g. “DP-SGD”) finds more."
+)
 
 
 def prepare_question(question: str | None) -> tuple[str, list[str]]:
@@ -163,4 +169,6 @@ def prepare_question(question: str | None) -> tuple[str, list[str]]:
         notices.append(NO_WORDS_NOTICE)
     elif not re.search(r"[A-Za-z0-9]", text):
         notices.append(NOT_ENGLISH_NOTICE)
+    elif looks_like_other_language(text):
+        notices.append(OTHER_LANGUAGE_NOTICE)
     return text, notices

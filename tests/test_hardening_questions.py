@@ -20,7 +20,14 @@ from typing import Any
 
 import pytest
 
-from app.question import EMPTY_NOTICE, MAX_QUESTION_CHARS, NO_WORDS_NOTICE, NOT_ENGLISH_NOTICE
+from app.question import (
+    EMPTY_NOTICE,
+    MAX_QUESTION_CHARS,
+    NO_WORDS_NOTICE,
+    NOT_ENGLISH_NOTICE,
+    OTHER_LANGUAGE_NOTICE,
+    prepare_question,
+)
 from servers import ROOT, clean_env
 
 TAIL_MARK = "ZZTAILMARKZZ"
@@ -36,7 +43,8 @@ QUESTIONS: dict[str, tuple[str, str | None, bool]] = {
     "100 KB with no space": ("x" * 100_000, CUT, True),
     "Chinese": ("哪些口头报告研究差分隐私？", NOT_ENGLISH_NOTICE, True),
     "Chinese with an English term": ("哪些口头报告研究 DP-SGD？", None, True),
-    "German": ("Welche Vorträge behandeln differentielle Privatsphäre und DP-SGD?", None, True),
+    "German": ("Welche Vorträge behandeln differentielle Privatsphäre und DP-SGD?", OTHER_LANGUAGE_NOTICE, True),
+    "French": ("Quels exposés traitent de la confidentialité différentielle ?", OTHER_LANGUAGE_NOTICE, True),
     "emoji only": ("🤖🔥🚀🧠", NO_WORDS_NOTICE, True),
     "punctuation only": ("?!...;;--//**", NO_WORDS_NOTICE, True),
     "control characters and NUL": ("Which orals study DP-SGD?\x00\x1b[31m\x7f", None, False),
@@ -86,6 +94,19 @@ def test_a_bad_question_through_the_python_api_gets_an_answer_and_a_notice(pc, n
         assert any(notice in n for n in result.debug["notices"]), result.debug
     if name in STILL_FINDS:  # the question is still there around the noise: it is answered
         assert answers["ask"].citations, answers["ask"].text
+
+
+def test_english_questions_with_foreign_words_get_no_language_notice() -> None:
+    """Names and quoted titles are not a language: only the function words of one are."""
+    questions = [
+        json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").read_text("utf-8").splitlines()
+    ] + [
+        "Which orals cite the Les Houches lectures on the physics of learning?",
+        "Which talks by Hal Daumé III and Emmanuel Candès are about die casting?",
+        "Which orals did Pablo de la Cruz y Solís write?",
+    ]
+    flagged = [q for q in questions if any(OTHER_LANGUAGE_NOTICE in n for n in prepare_question(q)[1])]
+    assert not flagged
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
