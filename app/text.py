@@ -29,7 +29,9 @@ STOPWORDS: frozenset[str] = frozenset(
     please anything something new approach approaches method methods author authors wrote written
     write co-author co-authored coauthored describe describes involve involves involving deal
     deals dealing cover covers covering address addresses addressing apply applies applying
-    get gets make makes making one many much well like accepted icml neurips iclr conference""".split()
+    get gets make makes making one many much well like accepted icml neurips iclr conference
+    analyze analyzes analyse analyses build builds investigate investigates explore explores
+    examine examines develop develops tackle tackles concern concerns discuss discusses""".split()
 )
 
 
