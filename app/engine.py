@@ -57,19 +57,29 @@ class PaperQueryEngine(CustomQueryEngine):
     searcher: HybridSearcher = Field(description="Hybrid retrieval over one store.")
     backend: Any = Field(description="An AnswerBackend.")
     where: dict[str, Any] | None = Field(default=None, description="Metadata filters for every query.")
+    before_query: Any = Field(
+        default=None, description="Called before each search (PaperChat reloads a store another process changed)."
+    )
+
+    def _before(self) -> None:
+        if callable(self.before_query):
+            self.before_query()
 
     def answer(self, question: str, where: dict[str, Any] | None = None) -> Answer:
         """Search, then let the backend write the answer from the kept papers."""
+        self._before()
+        searcher = self.searcher  # one catalogue for the whole answer, even if a reload swaps it
         question, notices = prepare_question(question)
-        result = self.searcher.search(question, where=where if where is not None else self.where)
+        result = searcher.search(question, where=where if where is not None else self.where)
         backend: AnswerBackend = self.backend
-        answer = backend.answer(result, self.searcher.keyword.idf)
+        answer = backend.answer(result, searcher.keyword.idf)
         answer.debug.setdefault("decision", result.debug.get("decision"))
         answer.notices[:0] = [*notices, *result.notices]
         return answer
 
     def stream_answer(self, question: str, where: dict[str, Any] | None = None) -> Iterator[str | Answer]:
         """Search, then stream the backend's answer: text chunks, then the final ``Answer``."""
+        self._before()
         question, notices = prepare_question(question)
         result = self.searcher.search(question, where=where if where is not None else self.where)
         for item in self.stream_result(result):

@@ -21,6 +21,8 @@ The CLI and the page are thin edges over this class.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,12 +41,21 @@ from vectorstore.embedding import Embedder, make_embedder
 from vectorstore.lock import store_write_lock
 from vectorstore.store import PaperStore, StoreIdentity
 
+#: Seconds between two looks at the store's generation token before a question (one small
+#: file read for a local store, one request to a Chroma server).
+REFRESH_CHECK_SECONDS = 2.0
+
 
 class PaperChat:
     """One store of papers, searchable and answerable.
 
     Objects are built lazily: creating a ``PaperChat`` loads nothing, the first search loads
     the embedder and the store's records, and an ingest resets what it invalidates.
+
+    A long-running ``PaperChat`` (the page, ``paperchat chat``) also notices when another
+    process ingests into its store: before a question it compares the store's generation
+    token (:mod:`vectorstore.generation`) and, when it changed, reloads the catalogue in
+    the background while the questions meanwhile are answered from what was loaded.
     """
 
     def __init__(
@@ -66,6 +77,12 @@ class PaperChat:
         self._store: PaperStore | None = None
         self._searcher: HybridSearcher | None = None
         self._engine: PaperQueryEngine | None = None
+        #: The store's generation token when the catalogue in memory was loaded.
+        self._generation: str | None = None
+        self._checked_at = 0.0
+        self._reload_lock = threading.Lock()
+        #: How many times the catalogue was reloaded after another process changed the store.
+        self.reloads = 0
 
     # -- building blocks ------------------------------------------------------------------
 
@@ -82,21 +99,29 @@ class PaperChat:
     def store(self, create: bool = False) -> PaperStore:
         """The opened store; ``create=False`` raises ``StoreMissingError`` when there is none."""
         if self._store is None:
-            self._store = PaperStore.open(
-                self.settings.data_dir,
-                self.identity(),
-                chroma_url=self.settings.chroma_url,
-                collection=self.settings.collection,
-                search_ef=self.settings.search_ef,
-                create=create,
-                server_timeout=self.settings.chroma_timeout,
-            )
+            self._store = self._open_store(create=create)
         return self._store
+
+    def _open_store(self, create: bool = False, fresh: bool = False) -> PaperStore:
+        return PaperStore.open(
+            self.settings.data_dir,
+            self.identity(),
+            chroma_url=self.settings.chroma_url,
+            collection=self.settings.collection,
+            search_ef=self.settings.search_ef,
+            create=create,
+            server_timeout=self.settings.chroma_timeout,
+            fresh=fresh,
+        )
 
     @property
     def searcher(self) -> HybridSearcher:
         if self._searcher is None:
-            self._searcher = HybridSearcher(self.store(), self.embedder)
+            store = self.store()
+            generation = _generation_of(store)  # before reading: a change after it is seen next time
+            self._searcher = HybridSearcher(store, self.embedder)
+            self._generation = generation
+            self._checked_at = time.monotonic()
         return self._searcher
 
     @property
@@ -104,8 +129,64 @@ class PaperChat:
         """The llama-index query engine: ``pc.query_engine.query(q)`` returns a ``Response``."""
         if self._engine is None:
             backend = make_backend(self.settings.llm, self.settings)
-            self._engine = PaperQueryEngine(searcher=self.searcher, backend=backend)
+            self._engine = PaperQueryEngine(
+                searcher=self.searcher, backend=backend, before_query=self._reload_if_changed
+            )
         return self._engine
+
+    # -- another process changed the store --------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Reload the catalogue now if another process changed the store; True if it did.
+
+        Questions do this by themselves, in the background, at most every
+        ``REFRESH_CHECK_SECONDS``; call it to be sure the next answer sees a finished ingest.
+        """
+        if self._searcher is None:
+            return False
+        with self._reload_lock:  # after a reload already running, which may make this one moot
+            token = _generation_of(self._store)
+            if token is None or token == self._generation:
+                return False
+            return self._reload(token)
+
+    def _reload_if_changed(self) -> None:
+        """Start a background reload when the store's token moved (see :meth:`refresh`)."""
+        now = time.monotonic()
+        if self._searcher is None or now - self._checked_at < REFRESH_CHECK_SECONDS:
+            return
+        self._checked_at = now
+        token = _generation_of(self._store)
+        if token is None or token == self._generation or not self._reload_lock.acquire(blocking=False):
+            return
+
+        def reload() -> None:
+            try:
+                self._reload(token)
+            finally:
+                self._reload_lock.release()
+
+        threading.Thread(target=reload, name="paperchat-reload", daemon=True).start()
+
+    def _reload(self, token: str) -> bool:
+        """Open the store afresh and swap the new catalogue in; False (retried later) when
+        the store cannot be read now, e.g. another ingest has started."""
+        old_store = self._store
+        if old_store is None:
+            return False
+        local = self.settings.chroma_url is None
+        try:
+            store = self._open_store(fresh=True) if local else old_store
+            searcher = HybridSearcher(store, self.embedder)
+        except Exception:  # busy, unreachable, mid-write: the loaded catalogue keeps answering
+            return False
+        self._store, self._searcher, self._generation = store, searcher, token
+        if self._engine is not None:
+            self._engine.searcher = searcher
+        if store is not old_store:
+            old_store.retire()  # questions still running on it finish there
+        self.reloads += 1
+        return True
 
     # -- operations -------------------------------------------------------------------------
 
@@ -161,6 +242,7 @@ class PaperChat:
         cannot match (empty, only symbols; see :func:`app.question.prepare_question`), and
         when the search was degraded (keywords only while the Chroma server is unreachable).
         """
+        self._reload_if_changed()
         question, notices = prepare_question(question)
         result = self.searcher.search(question, k=k, where=where)
         result.debug["notices"] = [*notices, *result.notices]
@@ -202,6 +284,7 @@ class PaperChat:
         from app.chat import stream_turn
 
         validate_filters(where)  # before the conversation merges them with its own
+        self._reload_if_changed()
         return stream_turn(self.query_engine, message, history, where)
 
     def chat_engine(self, where: dict[str, Any] | None = None):
@@ -225,3 +308,13 @@ class PaperChat:
             "store": self.store().location,
             "embedder": self.embedder.name,
         }
+
+
+def _generation_of(store: PaperStore | None) -> str | None:
+    """The store's generation token, or None when it cannot be read just now."""
+    if store is None:
+        return None
+    try:
+        return store.generation()
+    except Exception:  # a server that went away: the next question looks again
+        return None

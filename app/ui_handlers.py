@@ -111,6 +111,7 @@ class ChatHandlers:
         self.facets = pc.searcher.facets()
         self.backend = configured_backend(pc)
         self.lane = lane
+        self._stats_reloads = getattr(pc, "reloads", 0)
 
     @property
     def uses_model(self) -> bool:
@@ -118,7 +119,10 @@ class ChatHandlers:
         return self.backend not in (None, "extractive")
 
     def status(self, answer: Answer | None = None, note: str | None = None) -> str:
-        """The status line for this page."""
+        """The status line for this page (its counts follow a reload after another ingest)."""
+        reloads = getattr(self.pc, "reloads", 0)
+        if reloads != self._stats_reloads:
+            self.stats, self._stats_reloads = self.pc.stats(), reloads
         return ui_status.status_html(self.stats, answer, note=note, backend=self.backend)
 
     # -- questions --------------------------------------------------------------------------

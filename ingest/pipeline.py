@@ -189,6 +189,7 @@ def ingest_paths(
             store.delete_chunks(orphans)
         if changed or orphans:
             store.compact()
+            store.mark_changed()  # running pages reload when they see it
     return IngestReport(
         files=reports,
         records=len(final),

@@ -37,18 +37,23 @@ def free_bytes(database: Path) -> tuple[int, int]:
 def compact(chroma_dir: Path) -> int:
     """Rewrite the store's SQLite file when enough of it is free; return the bytes saved.
 
-    The caller holds the store's write lock, so no other paperchat process is reading.
+    The caller holds the store's write lock, so no other paperchat process writes; a page
+    reading the store meanwhile can hold SQLite's lock past ``LOCK_TIMEOUT``, and then the
+    file stays as it is (0): the papers are stored either way, and the next ingest tries again.
     """
     database = sqlite_path(chroma_dir)
     if not database.is_file():
         return 0
-    free, total = free_bytes(database)
-    if free < MIN_FREE_BYTES or free < MIN_FREE_SHARE * total:
-        return 0
     before = database.stat().st_size
-    connection = sqlite3.connect(database, timeout=LOCK_TIMEOUT)
     try:
-        connection.execute("VACUUM")
-    finally:
-        connection.close()
+        free, total = free_bytes(database)
+        if free < MIN_FREE_BYTES or free < MIN_FREE_SHARE * total:
+            return 0
+        connection = sqlite3.connect(database, timeout=LOCK_TIMEOUT)
+        try:
+            connection.execute("VACUUM")
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return 0
     return max(0, before - database.stat().st_size)

@@ -231,6 +231,7 @@ class PaperStore:
         self._url = url
         #: The local directory (None for a Chroma server): where the write lock lives.
         self.data_dir = data_dir
+        self._retired = False
 
     # ----------------------------------------------------------------------------- opening
 
@@ -244,12 +245,16 @@ class PaperStore:
         search_ef: int = 128,
         create: bool = True,
         server_timeout: float = SERVER_TIMEOUT,
+        fresh: bool = False,
     ) -> PaperStore:
         """Open (or create) the collection and check it was built the way ``identity`` says.
 
         Raises :class:`StoreMismatchError`, :class:`StoreMissingError` (``create=False`` and
         nothing there), :class:`StoreUnavailableError` (server unreachable) or
         :class:`StoreCorruptError` (index files Chroma cannot read).
+
+        ``fresh=True`` reads a local store from disk again instead of sharing the index a
+        store opened earlier in this process holds in memory (see :func:`_forget_cached_client`).
         """
         import chromadb
         from chromadb.errors import NotFoundError
@@ -276,6 +281,8 @@ class PaperStore:
             killed = _interrupted_writer(data_dir) if chroma_dir.is_dir() else None
             if killed is not None:
                 _check_in_subprocess(chroma_dir, collection, location, killed)
+            if fresh:
+                _forget_cached_client(chroma_dir)
             client = chromadb.PersistentClient(path=str(chroma_dir), settings=_client_settings())
 
         store: PaperStore | None = None
@@ -707,6 +714,34 @@ class PaperStore:
 
         return compact(self.data_dir / "chroma")
 
+    def generation(self) -> str:
+        """A token that changes with every ingest that changes the store (:mod:`vectorstore.generation`)."""
+        from vectorstore.generation import METADATA_KEY, read_local
+
+        if self.data_dir is not None:
+            return read_local(self.data_dir)
+        with _guard(self._url, self._location):
+            metadata = self._client.get_collection(self._collection.name, embedding_function=None).metadata
+        return str((metadata or {}).get(METADATA_KEY, ""))
+
+    def mark_changed(self) -> None:
+        """Give the store a new generation token; call it holding :meth:`write_lock`."""
+        from vectorstore.generation import METADATA_KEY, new_token, write_local
+
+        token = new_token()
+        if self.data_dir is not None:
+            write_local(self.data_dir, token)
+            return
+        with _guard(self._url, self._location):
+            current = self._client.get_collection(self._collection.name, embedding_function=None)
+            self._collection.modify(metadata={**(current.metadata or {}), METADATA_KEY: token})
+
+    def retire(self) -> None:
+        """Mark a store replaced by one opened with ``fresh=True``: closing it is then a no-op
+        (see :func:`_forget_cached_client`), and searches still running on it finish. Chroma
+        frees it once nothing refers to it."""
+        self._retired = True
+
     @property
     def identity(self) -> StoreIdentity:
         return self._identity
@@ -740,6 +775,8 @@ class PaperStore:
 
     def close(self) -> None:
         """Release the client; a local directory is unlocked for another process after this."""
+        if self._retired:
+            return
         self._collection = None
         _close_client(self._client)
 
@@ -803,6 +840,23 @@ def _check_in_subprocess(chroma_dir: Path, collection: str, location: str, kille
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["?"])[-1]
         raise StoreCorruptError(location, f"{last} {when}")
+
+
+def _forget_cached_client(chroma_dir: Path) -> None:
+    """Make the next ``PersistentClient`` for ``chroma_dir`` load the store from disk.
+
+    Chroma shares one in-memory system (its vector index included) between all clients of a
+    path in a process, so reopening would return the index as it was loaded, without what
+    another process has since written. Dropping the cache entry (without stopping the system:
+    an answer in flight may still read through the old client) gives the next client its
+    own. A store opened before must then not be closed: closing counts down the shared
+    entry, which now belongs to the new system (:meth:`PaperStore.retire`).
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    identifier = str(chroma_dir)
+    SharedSystemClient._identifier_to_system.pop(identifier, None)
+    SharedSystemClient._identifier_to_refcount.pop(identifier, None)
 
 
 def _close_client(client: Any) -> None:
