@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from app import PaperChat
+from app.ui_handlers import ChatHandlers
 from servers import ROOT, ChromaServer, clean_env
 
 LATE_TITLE = "Zebrafish Larvae Swim Gaits Decoded by Spiking Recurrent Networks"
@@ -69,12 +70,15 @@ def test_a_running_paperchat_sees_papers_another_process_ingests(bundled_store: 
     shutil.copytree(bundled_store, data_dir)
     pc = PaperChat(data_dir=data_dir, llm="extractive")
     engine = pc.query_engine  # held from before, as the page and llama-index users hold it
+    page = ChatHandlers(pc)
     assert LATE_TITLE not in [p.title for p in pc.search(QUESTION)]
     records_before = pc.stats()["records"]
+    assert f"{records_before} papers loaded" in page.status()
 
     ingest_elsewhere(late_listing(tmp_path), data_dir)
 
     check_reloaded(pc, engine, records_before)
+    assert f"{records_before + 1} papers loaded" in page.status(), "the page's status line counts it"
     assert not pc.refresh(), "nothing changed since: no second reload"
 
 
