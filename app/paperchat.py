@@ -175,10 +175,13 @@ class PaperChat:
         if old_store is None:
             return False
         local = self.settings.chroma_url is None
+        store: PaperStore | None = None
         try:
             store = self._open_store(fresh=True) if local else old_store
             searcher = HybridSearcher(store, self.embedder)
         except Exception:  # busy, unreachable, mid-write: the loaded catalogue keeps answering
+            if store is not None and store is not old_store:
+                store.close()
             return False
         self._store, self._searcher, self._generation = store, searcher, token
         if self._engine is not None:
