@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from app import exact_dense
 from app.authors import AuthorIndex
 from app.keyword import KeywordIndex
 from app.papers import Paper
@@ -142,6 +143,7 @@ class HybridSearcher:
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
         self._vectors: dict[str, np.ndarray] = {}
+        self._filtered = exact_dense.FilteredVectors(self.store.chunk_vectors)
         self._field_values = {
             key: np.array([getattr(r, key) for r in self.records], dtype=object) for key in FILTER_FIELDS
         }
@@ -162,7 +164,7 @@ class HybridSearcher:
         vector = self._query_vector(question)
         notices: list[str] = []
         try:
-            dense = self._dense_similarities(vector, effective)
+            dense = self._dense_similarities(vector, effective, allowed)
         except StoreUnavailableError as error:
             # The catalogue and the BM25 index are in memory: answer from keywords alone
             # rather than not at all, and say so; the next question tries the server again.
@@ -232,10 +234,16 @@ class HybridSearcher:
             self._vectors.update(self.store.chunk_vectors(missing))
         return {pid: self._vectors[pid] for pid in paper_ids if pid in self._vectors}
 
-    def _dense_similarities(self, vector: np.ndarray | None, filters: dict[str, str | int]) -> dict[str, float]:
-        """Best chunk similarity per paper among the nearest chunks."""
+    def _dense_similarities(
+        self, vector: np.ndarray | None, filters: dict[str, str | int], allowed: np.ndarray
+    ) -> dict[str, float]:
+        """Best chunk similarity per paper among the nearest chunks (of papers the filters keep)."""
         if vector is None:
             return {}
+        if filters and int(allowed.sum()) <= exact_dense.MAX_PAPERS:
+            key = tuple(sorted(filters.items()))
+            kept = [self.records[i].id for i in np.flatnonzero(allowed)]
+            return self._filtered.similarities(key, kept, vector, LEG_DEPTH * 2)
         best: dict[str, float] = {}
         for hit in self.store.query(vector, n_results=LEG_DEPTH * 2, where=chroma_where(filters)):
             if hit.paper_id in self.by_id and hit.similarity > best.get(hit.paper_id, -1.0):

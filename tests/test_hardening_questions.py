@@ -273,7 +273,11 @@ def test_a_bad_filter_is_refused_before_it_reaches_chroma(pc, chroma_wheres: lis
     assert not chroma_wheres, chroma_wheres
 
 
-def test_good_filters_reach_chroma_only_as_plain_equalities(pc, chroma_wheres: list[Any]) -> None:
+def test_good_filters_reach_chroma_only_as_plain_equalities(pc, chroma_wheres: list[Any],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # Filters keeping few papers are searched in memory and never reach Chroma; make every
+    # filter take Chroma's filtered query, the path a filter value could reach Chroma by.
+    monkeypatch.setattr("app.exact_dense.MAX_PAPERS", 0)
     for where in ({"status": "Oral"}, {"year": "2024"}, {"year": 2024, "venue": "ICML"},
                   {"status": '{"$ne": "Oral"}'}, {"venue": "ICML' OR 1=1 --"}):  # fmt: skip
         pc.search("Which orals study DP-SGD?", where=where)
