@@ -31,9 +31,10 @@ class FilteredVectors:
         self._fetch = fetch
         self._subsets: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, list[str]]] = OrderedDict()
 
-    def similarities(self, key: tuple, paper_ids: Sequence[str], vector: np.ndarray,
+    def similarities(self, key: tuple, paper_ids: Callable[[], Sequence[str]], vector: np.ndarray,
                      depth: int) -> dict[str, float]:  # fmt: skip
-        """Best chunk similarity (cosine) of the ``depth`` most similar papers among ``paper_ids``."""
+        """Best chunk similarity (cosine) of the ``depth`` most similar papers the filter
+        ``key`` keeps; ``paper_ids`` lists them, and is called only when ``key`` is not cached."""
         matrix, starts, owners = self._subset(key, paper_ids)
         if not owners:
             return {}
@@ -45,12 +46,12 @@ class FilteredVectors:
             top = np.arange(len(best))
         return {owners[i]: float(best[i]) for i in top}
 
-    def _subset(self, key: tuple, paper_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _subset(self, key: tuple, paper_ids: Callable[[], Sequence[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
         if key in self._subsets:
             self._subsets.move_to_end(key)
             return self._subsets[key]
         vectors: dict[str, np.ndarray] = {}
-        ids = list(paper_ids)
+        ids = list(paper_ids())
         for start in range(0, len(ids), FETCH_BATCH):
             vectors.update(self._fetch(ids[start : start + FETCH_BATCH]))
         owners = [pid for pid in ids if pid in vectors]  # a paper it cannot read is left out

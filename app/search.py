@@ -242,7 +242,7 @@ class HybridSearcher:
             return {}
         if filters and int(allowed.sum()) <= exact_dense.MAX_PAPERS:
             key = tuple(sorted(filters.items()))
-            kept = [self.records[i].id for i in np.flatnonzero(allowed)]
+            kept = lambda: [self.records[i].id for i in np.flatnonzero(allowed)]  # noqa: E731
             return self._filtered.similarities(key, kept, vector, LEG_DEPTH * 2)
         best: dict[str, float] = {}
         for hit in self.store.query(vector, n_results=LEG_DEPTH * 2, where=chroma_where(filters)):

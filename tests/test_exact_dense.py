@@ -29,7 +29,7 @@ def test_filtered_similarities_match_chromas_filtered_query(tmp_path: Path) -> N
         for _ in range(5):
             query = rng.normal(size=384).astype(np.float32)
             query /= np.linalg.norm(query)
-            ours = exact.similarities(("status", "Oral"), orals, query, depth=10)
+            ours = exact.similarities(("status", "Oral"), lambda: orals, query, depth=10)
             best: dict[str, float] = {}
             for hit in store.query(query, 300, where={"status": {"$eq": "Oral"}}):
                 best[hit.paper_id] = max(best.get(hit.paper_id, -1.0), hit.similarity)
