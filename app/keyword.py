@@ -36,10 +36,14 @@ class KeywordIndex:
             self._bm25.index([doc or ["_empty_"] for doc in corpus], show_progress=False)
         self._df: Counter[str] = Counter()
         self._doc_terms: list[frozenset[str]] = []
-        for doc in corpus:
+        postings: dict[str, list[int]] = {}
+        for row, doc in enumerate(corpus):
             terms = frozenset(doc)
             self._doc_terms.append(terms)
             self._df.update(terms)
+            for term in terms:
+                postings.setdefault(term, []).append(row)
+        self._postings = {term: np.asarray(rows, dtype=np.int32) for term, rows in postings.items()}
         self.size = len(records)
 
     def scores(self, question: str) -> np.ndarray:
@@ -49,17 +53,30 @@ class KeywordIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term; unseen terms weigh the most."""
-        return math.log(1 + (self.size + 1) / (self._df.get(term, 0) + 0.5))
+    def idf(self, term: str, searched: np.ndarray | None = None) -> float:
+        """Inverse document frequency of a stemmed term; unseen terms weigh the most.
 
-    def coverages(self, question_terms: set[str], rows: Iterable[int]) -> list[float]:
+        With ``searched`` (a mask over ``self.ids``), frequencies count only those papers.
+        """
+        if searched is None:
+            return _idf(self.size, self._df.get(term, 0))
+        rows = self._postings.get(term)
+        return _idf(int(searched.sum()), int(searched[rows].sum()) if rows is not None else 0)
+
+    def coverages(
+        self, question_terms: set[str], rows: Iterable[int], searched: np.ndarray | None = None
+    ) -> list[float]:
         """Share of the question's term weight (idf) that each paper ``row`` contains.
 
         Terms no paper uses still count in the denominator: a question whose key words appear
-        nowhere in the listings cannot be well covered by any paper.
+        nowhere in the listings cannot be well covered by any paper. Weights are taken over
+        the ``searched`` papers when given: "which orals propose quantum algorithms?" asked
+        of a store whose posters say "quantum" but no oral does is a question about a word
+        the searched papers never use, and must weigh like one.
         """
-        weights = {t: self.idf(t) for t in question_terms}
+        if searched is not None and searched.all():
+            searched = None  # the same weights, without counting
+        weights = {t: self.idf(t, searched) for t in question_terms}
         total = sum(weights.values())
         if total <= 0:
             return [0.0 for _ in rows]
@@ -67,3 +84,7 @@ class KeywordIndex:
 
     def document_frequency(self, term: str) -> int:
         return self._df.get(term, 0)
+
+
+def _idf(papers: int, frequency: int) -> float:
+    return math.log(1 + (papers + 1) / (frequency + 0.5))

@@ -272,7 +272,8 @@ class HybridSearcher:
             pool = {r.id for r, ok in zip(self.records, allowed) if ok and len(r.authors) == 1}
         top_keyword = float(keyword_scores.max()) if keyword_scores.size else 0.0
         question_terms = set(content_terms(intent.text))
-        coverage = dict(zip(pool, self.keyword.coverages(question_terms, (self.position[pid] for pid in pool))))
+        rows = [self.position[pid] for pid in pool]
+        coverage = dict(zip(pool, self.keyword.coverages(question_terms, rows, searched=allowed)))
         best_keyword = self.records[int(order[0])].id if keyword_rank else None
         keyword_weight = 1.0 + KEYWORD_CONFIDENCE_BOOST * max(0.0, coverage.get(best_keyword, 0.0) - 0.5) / 0.5
         candidates = []

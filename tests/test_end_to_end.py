@@ -8,6 +8,10 @@ of the store: citations are built from retrieved records, never from generated t
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 from llama_index.core.base.response.schema import Response
 
@@ -109,3 +113,33 @@ def test_query_engine_returns_a_llama_index_response_with_paper_metadata(bundled
         assert metadata["title"] == record.title
         assert metadata["authors"] == record.authors
         assert AUTHOR in metadata["authors"]
+
+
+QUANTUM_POSTERS = [
+    {"title": f"Variational quantum circuits for {task}", "authors": [f"Ada Qubit{i}", "Bo Entangle"],
+     "abstract": f"We propose quantum machine learning algorithms for {task} on noisy quantum hardware, "
+                 "with variational circuits trained by a classical optimiser.",
+     "status": "Poster", "venue": "ICML", "year": 2024}
+    for i, task in enumerate(["classification", "kernel regression", "generative modelling"])
+]  # fmt: skip
+
+
+def test_a_topic_only_posters_cover_is_declined_for_orals_and_answered_for_all_papers(
+    bundled_store: Path, tmp_path: Path
+) -> None:
+    """No oral mentions "quantum"; three posters do. Asked about orals, the word must weigh as
+    one the searched papers never use (so the question is declined), not as one the store
+    knows (it would then pass as covered and list orals about machine learning algorithms)."""
+    data_dir = tmp_path / "store"
+    shutil.copytree(bundled_store, data_dir)
+    posters = tmp_path / "posters.jsonl"
+    posters.write_text("".join(json.dumps(p) + "\n" for p in QUANTUM_POSTERS), encoding="utf-8")
+    pc = PaperChat(data_dir=data_dir)
+    pc.ingest([posters], progress=False)
+
+    orals = pc.ask("Which orals propose quantum machine learning algorithms?")
+    everything = pc.ask("Which papers propose quantum machine learning algorithms?")
+
+    assert orals.citations == [], [p.citation for p in orals.citations]
+    assert NO_ANSWER in orals.text
+    assert {p.title for p in everything.citations} >= {p["title"] for p in QUANTUM_POSTERS}
