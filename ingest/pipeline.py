@@ -46,10 +46,12 @@ from vectorstore.embedding import Embedder
 from vectorstore.store import PaperStore, StoredChunks
 
 #: Work per model call, in (estimated) tokens: batch size times the longest text's length.
-#: Measured on 2 cores: 256-token abstract chunks embed fastest one or two at a time (22
-#: chunks/s vs 16 in batches of 32), 20-token titles in batches of about 16 (250/s), so a
-#: batch holds as many texts as fit this budget rather than a fixed count.
-EMBED_TOKENS_PER_CALL = 512
+#: Measured on 2 cores: 256-token abstract chunks embed fastest one at a time (22 chunks/s vs
+#: 16 in batches of 32), 20-token titles in batches of about 12-16 (250/s), so a batch holds
+#: as many texts as fit this budget rather than a fixed count. The bundled listings' 204
+#: chunks, four interleaved passes each: 43.6 chunks/s at 256 tokens, 41.3 at 512, 36.9 at
+#: 1,024; the 2,684 chunks of the merge (mostly titles): 246 / 243 a second at 256 / 512.
+EMBED_TOKENS_PER_CALL = 256
 #: Upper bound on texts per model call (very short texts).
 EMBED_BATCH = 64
 #: Papers written to Chroma per call.
