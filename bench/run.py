@@ -48,6 +48,8 @@ class Config:
     probe: int
     batch_sizes: tuple[int, ...]
     floor_sizes: tuple[int, ...]
+    #: Interleaved ingest / floor rounds at the floor sizes (the median ratio is reported).
+    floor_rounds: int
     seed: int
     out: Path
     work: Path
@@ -66,6 +68,7 @@ def make_config(args: argparse.Namespace) -> Config:
         probe=48 if quick else 160,
         batch_sizes=(1, 2, 4, 16, 32) if quick else (1, 2, 4, 8, 16, 32, 64),
         floor_sizes=(144,) if quick else (144, REAL_MERGED),
+        floor_rounds=3 if quick else 5,
         seed=args.seed,
         out=args.out,
         work=args.work,
@@ -97,7 +100,8 @@ def corpus_plan(cfg: Config) -> tuple[list[dict[str, Any]], list[str]]:
     if steps:
         material = load_material(bundled, avoid=[PAPERLISTS] if PAPERLISTS.is_file() else [])
         written = write_steps(material, cfg.work / "synth", steps, cfg.seed)
-    common = {"queries": cfg.queries, "probe": cfg.probe, "batch_sizes": list(cfg.batch_sizes)}
+    common = {"queries": cfg.queries, "probe": cfg.probe, "batch_sizes": list(cfg.batch_sizes),
+              "rounds": cfg.floor_rounds}  # fmt: skip
     for size in cfg.sizes:
         if size <= base_size:
             files = bundled if size <= 144 else real
@@ -236,8 +240,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if p.get("floor"):
             ratio = p["floor"]["seconds"] / p["ingest_seconds"]
             cpu_ratio = p["floor"]["cpu_seconds"] / p["ingest_cpu_seconds"]
+            spread = ""
+            if p.get("rounds"):
+                ratios = [r["ratio"] for r in p["rounds"]]
+                spread = f"; median of {len(ratios)} interleaved rounds, range {min(ratios):.3f}-{max(ratios):.3f}"
             out.append({"target": f"whole ingest >= 0.9 of embedding floor, {p['corpus']}",
-                        "measured": f"{ratio:.3f} (CPU time: {cpu_ratio:.3f})", "met": ratio >= 0.9})  # fmt: skip
+                        "measured": f"{ratio:.3f} (CPU time: {cpu_ratio:.3f}{spread})", "met": ratio >= 0.9})  # fmt: skip
     for p in results["points"]:
         share = p["with_abstract"] / p["records"]
         if share >= 0.5:  # the target is about records with abstracts; title-only ones are smaller
