@@ -44,6 +44,22 @@ element.addEventListener('click', (event) => {
 });
 """
 
+#: Where the chat scrolls when its messages change: to the end while the latest answer fits,
+#: else to that answer's question, so the "N of M papers matched" line and the first papers
+#: are in view rather than the last line (Gradio's own autoscroll always went to the end).
+KEEP_ANSWER_TOP = """
+() => {
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const box = document.querySelector('#pc-chat .bubble-wrap');
+    const asked = box ? box.querySelectorAll('.message-row.user-row') : [];
+    const question = asked[asked.length - 1];
+    if (!question) return;
+    const top = question.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    box.scrollTop = box.scrollHeight - top > box.clientHeight ? top : box.scrollHeight;
+  }));
+}
+"""
+
 
 def page_theme() -> gr.themes.Base:
     """The default theme on system fonts only: the page fetches nothing from outside."""
@@ -82,6 +98,7 @@ def build_demo(
                 current = gr.HTML("", js_on_load=None, elem_id="pc-current")
                 chatbot = gr.Chatbot(
                     label="Chat", show_label=False, height=480, latex_delimiters=[], elem_id="pc-chat",
+                    autoscroll=False,  # KEEP_ANSWER_TOP scrolls instead
                     placeholder="Ask a question below, or click one of the examples.",
                 )
                 with gr.Row():
@@ -107,8 +124,10 @@ def build_demo(
                     venue = gr.Dropdown([ANY, *facets["venue"]], value=ANY, label="Venue", elem_id="pc-venue")
                     year = gr.Dropdown([ANY, *map(str, facets["year"])], value=ANY, label="Year", elem_id="pc-year")
                     status = gr.Dropdown([ANY, *facets["status"]], value=ANY, label="Status", elem_id="pc-status-filter")
+                    # Hidden: the × on an implied-filter chip does the same from the answer; the
+                    # box stays an input of the chat events for API clients.
                     ignore = gr.Checkbox(
-                        False, label="Ignore filters the question implies (“orals” → status Oral)", scale=2,
+                        False, label="Ignore filters the question implies (“orals” → status Oral)", visible=False,
                         elem_id="pc-ignore-implied",
                     )
             with gr.Column(scale=2):
@@ -160,6 +179,7 @@ def build_demo(
                 respond, chat_inputs, outputs, **event_options
             )
         chips.click(remove, [chatbot, session, venue, year, status], outputs, **event_options)
+        chatbot.change(None, js=KEEP_ANSWER_TOP, queue=False)
         pending.click(clear, None, [venue, year, status], queue=False)
         new_chat.click(
             lambda state, v, y, s, ig: as_outputs(handlers.new_chat(state, v, y, s, ig)),

@@ -23,6 +23,7 @@ from app import ui_status
 from app.chat import listed_numbers as numbers  # the [n] each citation was shown with
 from app.errors import USER_ERRORS
 from app.exports import bibtex, csv_text
+from app.extractive import NAME as EXTRACTIVE
 from app.lanes import Lane
 from app.papers import Answer
 from app.paperchat import PaperChat
@@ -222,8 +223,9 @@ class ChatHandlers:
                     answer = event
                     continue
                 text += event
-                chat[-1] = {"role": "assistant", "content": render.answer_markdown(text)}
-                yield PageUpdate(chat=list(chat))
+                if self.backend != EXTRACTIVE:  # an extractive answer is whole at once: shown below
+                    chat[-1] = {"role": "assistant", "content": render.answer_markdown(text)}
+                    yield PageUpdate(chat=list(chat))
         except USER_ERRORS as error:
             yield self._failed(chat, str(error))
             return
@@ -242,7 +244,11 @@ class ChatHandlers:
         carried = {k: v for k, v in implied.items() if from_question.get(k) != v}
         session.turns.append(Turn(question, answer, chosen, implied, ignored))
         cited = numbers(answer)
-        chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer.text or text, answer.citations, cited)}
+        if self.backend == EXTRACTIVE:
+            for piece in self.chat_pieces(answer, text, cited)[:-1]:
+                chat[-1] = {"role": "assistant", "content": piece}
+                yield PageUpdate(chat=list(chat))
+        chat[-1] = {"role": "assistant", "content": self.chat_markdown(answer, text, cited)}
         bib_path, csv_path = self.write_exports(session, answer)
         yield PageUpdate(
             chat=list(chat),
@@ -257,6 +263,23 @@ class ChatHandlers:
             csv_path=csv_path,
             downloads_visible=bool(answer.citations),
         )
+
+    @staticmethod
+    def chat_markdown(answer: Answer, streamed: str, cited: list[int]) -> str:
+        """What the chat shows of a finished answer: a model's own words with their
+        citations linked, or for an extractive answer one line per paper (evidence on the cards)."""
+        return ChatHandlers.chat_pieces(answer, streamed, cited)[-1]
+
+    @staticmethod
+    def chat_pieces(answer: Answer, streamed: str, cited: list[int]) -> list[str]:
+        """:meth:`chat_markdown` growing piece by piece, for an answer that arrived whole."""
+        if answer.backend == EXTRACTIVE and answer.citations:
+            return render.paper_list_pieces(answer, cited)
+        pieces = render.text_pieces(answer.text or streamed)
+        shown = ["".join(pieces[: i + 1]) for i in range(len(pieces) - 1)]
+        return [render.answer_markdown(text) for text in shown] + [
+            render.answer_markdown(answer.text or streamed, answer.citations, cited)
+        ]
 
     def _implied(self, question: str) -> dict[str, Any]:
         searcher = self.pc.searcher

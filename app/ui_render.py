@@ -23,12 +23,17 @@ from typing import Any
 from app.display import listing_label, readable, untitled_label
 from app.exports import score_ranks
 from app.lookup import citation_target, paper_links, primary_url, safe_url, search_links
-from app.papers import UNTITLED_NOTE, Answer, Paper
+from app.papers import UNTITLED_NOTE, Answer, Paper, short_authors
 
-__all__ = ["safe_url", "esc", "md_escape", "answer_markdown", "sources_html", "text_pieces", "user_markdown"]
+__all__ = [
+    "safe_url", "esc", "md_escape", "answer_markdown", "paper_list_markdown", "paper_list_pieces", "sources_html", "text_pieces",
+    "user_markdown",
+]
 
 #: Authors listed on a card before "et al.".
 CARD_AUTHORS = 12
+#: Closes an extractive answer in the chat, whose evidence is on the cards beside it.
+PAPER_LIST_HINT = "Why each paper matched: its card in the sources panel."
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 _CITE_MARK = re.compile(r"\\\[(\d{1,3})\\\]")
 _ITEM_START = re.compile(r"^\[\d+\]")
@@ -100,6 +105,39 @@ def answer_markdown(text: str, citations: Sequence[Paper] = (), numbers: Sequenc
         )
 
     return _CITE_MARK.sub(number, body)
+
+
+def paper_list_markdown(answer: Answer, numbers: Sequence[int] | None = None, shown: int | None = None) -> str:
+    """An extractive answer in the chat: its "N of M" line, then one line per cited paper.
+
+    The extractive text quotes each paper's evidence sentence; the sources panel beside the
+    chat shows the same sentence highlighted on the paper's card, so in the chat it doubled
+    every answer's height and pushed the first titles out of view. The lines are built from
+    the cited records (title, or the card's untitled form, authors, venue), like the cards.
+    ``shown`` stops after that many papers (the answer appearing line by line).
+    """
+    lead = []
+    for line in answer.text.splitlines():
+        if _ITEM_START.match(line):
+            break
+        if line.strip():
+            lead.append(line.strip())
+    pairs = list(zip(numbers or range(1, len(answer.citations) + 1), answer.citations))
+    items = []
+    for n, paper in pairs[:shown]:
+        label = paper.title or untitled_label(paper.abstract)
+        venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
+        items.append(f"[{n}] {label} — {short_authors(paper.authors, limit=3)}" + (f" ({venue})" if venue else ""))
+    done = shown is None or shown >= len(pairs)
+    parts = ["\n".join(lead), "\n".join(items), PAPER_LIST_HINT if done else ""]
+    return answer_markdown("\n\n".join(part for part in parts if part), answer.citations, numbers)
+
+
+def paper_list_pieces(answer: Answer, numbers: Sequence[int] | None = None) -> list[str]:
+    """The chat's paper list growing one paper at a time, ending with the whole list."""
+    return [paper_list_markdown(answer, numbers, shown) for shown in range(len(answer.citations))] + [
+        paper_list_markdown(answer, numbers)
+    ]
 
 
 def text_pieces(text: str) -> list[str]:
@@ -294,8 +332,10 @@ button.pc-chip:hover { border-color: var(--color-accent); }
 .pc-chip-implied { background: #fef3c7; color: #78350f; }
 .pc-chip-ignored { background: var(--background-fill-secondary); }
 .pc-muted { color: var(--body-text-color-subdued); }
-.pc-status { font-size: 0.9em; color: var(--body-text-color-subdued); }
-.pc-notice { color: #b45309; margin-top: 0.2em; }
+.pc-status { font-size: 0.95em; color: var(--body-text-color); padding: 0.45em 0.75em;
+  border: 1px solid var(--border-color-primary); border-radius: 6px; background: var(--background-fill-secondary); }
+.pc-notice { color: #92400e; background: #fef3c7; border-radius: 4px; padding: 0.25em 0.5em; margin-top: 0.35em;
+  font-weight: 500; }
 .pc-hint p { margin: 0.2em 0 0 0; font-size: 0.9em; color: var(--body-text-color-subdued); }
 .pc-empty { color: var(--body-text-color-subdued); padding: 0.5em 0; }
 .pc-current { font-size: 0.95em; padding: 0.3em 0.6em; border-left: 3px solid var(--color-accent);

@@ -5,7 +5,8 @@ downloaded at run time. The store holds the bundled ICML 2024 orals and a few po
 bundled listings are all orals), so "orals" in a question is a filter that changes results.
 Screenshots go to ``test-artifacts/``: ``ui-dpsgd.png`` (the first answer),
 ``ui-filter-removed.png`` (after clicking the implied filter away) and ``ui-posters.png``
-(the same question with the Status dropdown set to Poster).
+(the same question with the Status dropdown set to Poster), ``ui-long-answer.png`` (an
+answer taller than the chat, opened at its top).
 """
 
 from __future__ import annotations
@@ -130,10 +131,13 @@ def test_ask_check_sources_and_filter_in_a_real_browser(server):
             sources.locator(".pc-card", has_text="ViP").first.wait_for(timeout=60_000)
             wait_for_sources_of(page, QUESTION)
             chat = page.locator("#pc-chat")
-            assert "ViP" in chat.inner_text()
-            for text in (chat.inner_text(), sources.inner_text()):
-                assert "ViP—a Vision transformer with differential Privacy—under" in text
-                assert "ε=8" in text and "$\\epsilon" not in text and "**Vi**" not in text
+            # the chat lists one line per paper; the evidence, readable, is on the cards
+            assert "ViP: A Differentially Private Foundation Model" in chat.inner_text()
+            assert "Untitled: “We demonstrate a substantial gap" in chat.inner_text()
+            assert "ViP—a Vision transformer" not in chat.inner_text()
+            text = sources.inner_text()
+            assert "ViP—a Vision transformer with differential Privacy—under" in text
+            assert "ε=8" in text and "$\\epsilon" not in text and "**Vi**" not in text
             assert "papers searched matched" in sources.inner_text()
             assert all("Oral" in b for b in badges(page)) and POSTER_TITLE not in sources.inner_text()
 
@@ -199,6 +203,17 @@ def test_ask_check_sources_and_filter_in_a_real_browser(server):
             example.click()
             wait_for_sources_of(page, asked)
             assert re.search(r"\[1\]", chat.inner_text())
+
+            # an answer taller than the chat opens at its top: the count and the first paper
+            long_question = "Which papers involve differential privacy?"
+            page.locator("#pc-question textarea").fill(long_question)
+            page.locator("#pc-ask").click()
+            wait_for_sources_of(page, long_question)
+            latest = chat.locator(".message-row.bot-row").last
+            assert latest.bounding_box()["height"] > chat.locator(".bubble-wrap").bounding_box()["height"]
+            expect(latest.get_by_text("papers searched matched")).to_be_in_viewport()
+            expect(latest.locator("a", has_text="[1]")).to_be_in_viewport()
+            page.screenshot(path=str(ARTIFACTS / "ui-long-answer.png"), full_page=True)
         finally:
             browser.close()
     assert outside == [], f"the page fetched from outside the server: {outside}"

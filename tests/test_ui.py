@@ -283,7 +283,8 @@ def test_hostile_listing_end_to_end(small):
     for markup in (final.sources, final.chips, final.pending, final.status, updates[0].current):
         assert_inert(markup)
     assert_inert(final.chat[-1]["content"], markdown=True)
-    assert "\\[click\\]\\(javascript:" in final.chat[-1]["content"]  # shown as text, not a link
+    assert "Hostile Paper — Mallory" in final.chat[-1]["content"]
+    assert "[click](javascript:alert(1))" in final.sources  # shown as text, not a link
 
 
 def test_tex_links_and_maths_in_a_listing_stay_text():
@@ -413,11 +414,24 @@ def test_listing_markup_is_shown_readable_in_chat_and_cards(bundled):
     vip = next(p for p in session.turns[-1].answer.citations if "ViP" in (p.title or ""))
     assert "**Vi**" in vip.abstract and "$\\epsilon=8$" in vip.abstract  # the stored text is untouched
     card = card_of(final.sources, vip.id)
-    chat = final.chat[-1]["content"]
-    for shown in (card, chat.replace("\\", "")):
-        assert "ViP—a Vision transformer with differential Privacy—under" in shown
-        assert "ε=8" in shown
-        assert "**" not in shown and "$" not in shown and "---" not in shown
+    assert "ViP—a Vision transformer with differential Privacy—under" in card
+    assert "ε=8" in card
+    assert "**" not in card and "$" not in card and "---" not in card
+
+
+def test_an_extractive_answer_lists_one_line_per_paper_in_the_chat(bundled):
+    """The evidence sentence is on each paper's card beside the chat, not repeated in it."""
+    updates, session = run(bundled, "Which orals study DP-SGD?")
+    answer, chat = session.turns[-1].answer, updates[-1].chat[-1]["content"].replace("\\", "")
+    vip = next(p for p in answer.citations if "ViP" in (p.title or ""))
+    untitled = next(p for p in answer.citations if not p.title)
+
+    lines = [line for line in chat.splitlines() if "&#91;" in line]
+    assert len(lines) == len(answer.citations) == answer.matched
+    assert vip.title in chat and "ViP—a Vision transformer" not in chat and "Evidence" not in chat
+    assert "Untitled: “We demonstrate a substantial gap" in chat and "Lynn Chua, Badih Ghazi" in chat
+    assert chat.startswith(f"{answer.matched} of {answer.searched} papers searched matched")
+    assert untitled.evidence and untitled.evidence in answer.text  # the API's text keeps the evidence
 
 
 def test_evidence_is_highlighted_on_the_card_without_opening_the_abstract(bundled):
