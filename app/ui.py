@@ -21,7 +21,9 @@ from app import ui_status  # noqa: E402
 from app.lanes import Lane  # noqa: E402
 from app.paperchat import PaperChat  # noqa: E402
 from app.ui_handlers import ChatHandlers, answer_events, example_questions  # noqa: E402
-from app.ui_state import ANY, ChatSession, PageUpdate, Turn, choose_filters, without_implied_words  # noqa: E402
+from app.ui_state import (  # noqa: E402
+    ANY, ChatSession, PageUpdate, Turn, choose_filters, dropdown_choices, without_implied_words,
+)
 
 __all__ = [
     "ANY", "ChatHandlers", "ChatSession", "PageUpdate", "Turn", "answer_events", "build_demo", "choose_filters",
@@ -121,9 +123,10 @@ def build_demo(
                     example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in examples]
                 pending = gr.HTML(handlers.pending_chips({}, None), js_on_load=CHIP_CLICKS, elem_id="pc-pending")
                 with gr.Row():
-                    venue = gr.Dropdown([ANY, *facets["venue"]], value=ANY, label="Venue", elem_id="pc-venue")
-                    year = gr.Dropdown([ANY, *map(str, facets["year"])], value=ANY, label="Year", elem_id="pc-year")
-                    status = gr.Dropdown([ANY, *facets["status"]], value=ANY, label="Status", elem_id="pc-status-filter")
+                    choices = dropdown_choices(facets)
+                    venue = gr.Dropdown(choices["venue"], value=ANY, label="Venue", elem_id="pc-venue")
+                    year = gr.Dropdown(choices["year"], value=ANY, label="Year", elem_id="pc-year")
+                    status = gr.Dropdown(choices["status"], value=ANY, label="Status", elem_id="pc-status-filter")
                     # Hidden: the × on an implied-filter chip does the same from the answer; the
                     # box stays an input of the chat events for API clients.
                     ignore = gr.Checkbox(
@@ -149,13 +152,20 @@ def build_demo(
 
             files = {"visible": update.downloads_visible} if update.downloads_visible is not None else {}
             dropdowns = update.filters or {}
+            offered = update.filter_choices or {}
+
+            def dropdown(name: str) -> Any:
+                if name in offered:
+                    value = {"value": dropdowns[name]} if name in dropdowns else {}
+                    return gr.update(choices=offered[name], **value)
+                return keep(dropdowns.get(name))
             return (
                 keep(update.chat), keep(update.message), keep(update.sources), keep(update.chips),
                 keep(update.status), keep(update.session),
                 gr.update(**files, **({"value": update.bibtex_path} if update.bibtex_path else {})),
                 gr.update(**files, **({"value": update.csv_path} if update.csv_path else {})),
                 keep(update.current), keep(update.pending),
-                *(keep(dropdowns.get(name)) for name in ui_status.FILTER_FIELDS),
+                *(dropdown(name) for name in ui_status.FILTER_FIELDS),
             )
 
         def respond(msg, history, state, v, y, s, ig):

@@ -28,7 +28,9 @@ from app.lanes import Lane
 from app.papers import Answer
 from app.paperchat import PaperChat
 from app.question import implied_filters
-from app.ui_state import ANY, ChatSession, PageUpdate, Turn, choose_filters, without_implied_words
+from app.ui_state import (
+    ANY, ChatSession, PageUpdate, Turn, choose_filters, dropdown_choices, without_implied_words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ class ChatHandlers:
         self.facets = pc.searcher.facets()
         self.backend = configured_backend(pc)
         self.lane = lane
-        self._stats_reloads = getattr(pc, "reloads", 0)
+        self._stats_reloads = self._facets_reloads = getattr(pc, "reloads", 0)
 
     @property
     def uses_model(self) -> bool:
@@ -125,6 +127,18 @@ class ChatHandlers:
         if reloads != self._stats_reloads:
             self.stats, self._stats_reloads = self.pc.stats(), reloads
         return ui_status.status_html(self.stats, answer, note=note, backend=self.backend)
+
+    def new_choices(self) -> dict[str, list[str]] | None:
+        """The dropdowns' choices when a reload brought values the page does not offer yet."""
+        reloads = getattr(self.pc, "reloads", 0)
+        if reloads == self._facets_reloads:
+            return None
+        self._facets_reloads = reloads
+        facets = self.pc.searcher.facets()
+        if facets == self.facets:
+            return None
+        self.facets = facets
+        return dropdown_choices(facets)
 
     # -- questions --------------------------------------------------------------------------
 
@@ -262,6 +276,7 @@ class ChatHandlers:
             bibtex_path=bib_path,
             csv_path=csv_path,
             downloads_visible=bool(answer.citations),
+            filter_choices=self.new_choices(),
         )
 
     @staticmethod

@@ -89,6 +89,14 @@ class PageUpdate:
     downloads_visible: bool | None = None
     #: Dropdown values to set, by field ("status" -> "any" after its chip was removed).
     filters: dict[str, str] | None = None
+    #: Dropdown choices, by field, when the store's values changed since the page was built
+    #: (another process ingested a new venue, year or status).
+    filter_choices: dict[str, list[str]] | None = None
+
+
+def dropdown_choices(facets: dict[str, list[Any]]) -> dict[str, list[str]]:
+    """The filter dropdowns' choices for the store's values: "any", then each value as text."""
+    return {field: [ANY, *map(str, facets.get(field, []))] for field in ("venue", "year", "status")}
 
 
 def choose_filters(venue: str | None, year: str | int | None, status: str | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pytest
 
 from app import PaperChat
 from app.ui_handlers import ChatHandlers
+from app.ui_state import ANY, ChatSession
 from servers import ROOT, ChromaServer, clean_env
 
 LATE_TITLE = "Zebrafish Larvae Swim Gaits Decoded by Spiking Recurrent Networks"
@@ -98,3 +99,28 @@ def test_a_running_paperchat_sees_papers_ingested_through_the_same_chroma_server
         ingest_elsewhere(late_listing(tmp_path), tmp_path / "unused", **env)
 
         check_reloaded(pc, engine, records_before)
+
+
+def test_the_page_offers_a_status_another_process_ingests(bundled_store: Path, tmp_path: Path) -> None:
+    """A listing with a status the store did not hold ("Spotlight") reaches the page's Status
+    menu with the next answer after the reload, not only when ``serve`` restarts."""
+    data_dir = tmp_path / "store"
+    shutil.copytree(bundled_store, data_dir)
+    page = ChatHandlers(PaperChat(data_dir=data_dir, llm="extractive"))
+    assert "Spotlight" not in page.facets["status"]
+    listing = tmp_path / "spotlight.jsonl"
+    listing.write_text(json.dumps({"title": LATE_TITLE, "authors": ["Ines Larva"], "abstract": LATE_ABSTRACT,
+                                   "venue": "ICML", "year": 2024, "status": "Spotlight"}) + "\n", encoding="utf-8")  # fmt: skip
+
+    ingest_elsewhere(listing, data_dir)
+
+    deadline, offered = time.monotonic() + 90, None
+    while offered is None and time.monotonic() < deadline:
+        updates = list(page.respond(QUESTION, [], ChatSession(), ANY, ANY, ANY, False))
+        offered = updates[-1].filter_choices
+        time.sleep(0.5)
+    assert offered is not None, "no answer offered the new status"
+    assert offered["status"] == [ANY, "Oral", "Spotlight"]
+    assert offered["venue"] == [ANY, "ICML"] and offered["year"] == [ANY, "2024"]
+    later = list(page.respond(QUESTION, [], ChatSession(), ANY, ANY, ANY, False))
+    assert later[-1].filter_choices is None, "offered once, not with every answer"
