@@ -258,8 +258,8 @@ class ChatHandlers:
         carried = {k: v for k, v in implied.items() if from_question.get(k) != v}
         session.turns.append(Turn(question, answer, chosen, implied, ignored))
         cited = numbers(answer)
-        if self.backend == EXTRACTIVE:
-            for piece in self.chat_pieces(answer, text, cited)[:-1]:
+        if self.backend == EXTRACTIVE and answer.backend == EXTRACTIVE:  # whole at once: shown paper by paper
+            for piece in render.paper_list_pieces(answer, cited)[:-1]:
                 chat[-1] = {"role": "assistant", "content": piece}
                 yield PageUpdate(chat=list(chat))
         chat[-1] = {"role": "assistant", "content": self.chat_markdown(answer, text, cited)}
@@ -283,18 +283,9 @@ class ChatHandlers:
     def chat_markdown(answer: Answer, streamed: str, cited: list[int]) -> str:
         """What the chat shows of a finished answer: a model's own words with their
         citations linked, or for an extractive answer one line per paper (evidence on the cards)."""
-        return ChatHandlers.chat_pieces(answer, streamed, cited)[-1]
-
-    @staticmethod
-    def chat_pieces(answer: Answer, streamed: str, cited: list[int]) -> list[str]:
-        """:meth:`chat_markdown` growing piece by piece, for an answer that arrived whole."""
         if answer.backend == EXTRACTIVE and answer.citations:
-            return render.paper_list_pieces(answer, cited)
-        pieces = render.text_pieces(answer.text or streamed)
-        shown = ["".join(pieces[: i + 1]) for i in range(len(pieces) - 1)]
-        return [render.answer_markdown(text) for text in shown] + [
-            render.answer_markdown(answer.text or streamed, answer.citations, cited)
-        ]
+            return render.paper_list_markdown(answer, cited)
+        return render.answer_markdown(answer.text or streamed, answer.citations, cited)
 
     def _implied(self, question: str) -> dict[str, Any]:
         searcher = self.pc.searcher
