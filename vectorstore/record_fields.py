@@ -32,17 +32,21 @@ def record_pieces(record_json: str, piece_bytes: int = PIECE_BYTES) -> dict[str,
 
     Pieces are cut between characters, never inside one, so each is valid text.
     """
+    encoded = record_json.encode("utf-8")
     pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for char in record_json:
-        width = len(char.encode("utf-8"))
-        if current and size + width > piece_bytes:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(char)
-        size += width
-    pieces.append("".join(current))
+    start = 0
+    while True:
+        end = min(start + piece_bytes, len(encoded))
+        while start < end < len(encoded) and (encoded[end] & 0xC0) == 0x80:
+            end -= 1  # back off a UTF-8 continuation byte: cut before the character starts
+        if end == start:  # a piece narrower than one character: take the whole character
+            end += 1
+            while end < len(encoded) and (encoded[end] & 0xC0) == 0x80:
+                end += 1
+        pieces.append(encoded[start:end].decode("utf-8"))
+        if end >= len(encoded):
+            break
+        start = end
     fields: dict[str, str | int] = {piece_key(i): piece for i, piece in enumerate(pieces)}
     fields[COUNT_KEY] = len(pieces)
     return fields
