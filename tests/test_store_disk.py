@@ -43,6 +43,17 @@ def test_pieces_fit_the_page_and_join_back_exactly() -> None:
     assert joined_record(fields) == text
 
 
+def test_pieces_are_cut_between_characters_even_when_narrower_than_one() -> None:
+    text = "a😀é中" * 50  # 1-, 4-, 2- and 3-byte characters
+    for piece_bytes in (1, 2, 3, 5, 7, 64):
+        fields = record_pieces(text, piece_bytes)
+        pieces = [str(value) for key, value in fields.items() if key != COUNT_KEY]
+        assert joined_record(fields) == text
+        assert all(piece for piece in pieces)
+        assert all(len(piece.encode("utf-8")) <= max(piece_bytes, 4) for piece in pieces)
+        assert all(len(piece.encode("utf-8")) <= piece_bytes or len(piece) == 1 for piece in pieces)
+
+
 def test_a_record_that_shrinks_reads_back_without_its_old_pieces(tmp_path: Path) -> None:
     # Chroma's upsert merges metadata: the long version's later pieces stay stored.
     long = paper(1, "A very long abstract with accents: é, ü, ß. " * 120)
