@@ -7,7 +7,7 @@ configured it is what answers. Everything it writes comes from stored records.
 from __future__ import annotations
 
 from app.evidence import best_sentence
-from app.papers import NO_ANSWER, Answer, Paper, short_authors
+from app.papers import NEAREST_HEADING, NO_ANSWER, Answer, Paper, short_authors
 from app.search import SearchResult
 from prompts import render
 
@@ -43,6 +43,15 @@ def format_item(number: int, paper: Paper) -> str:
     return line
 
 
+def nearest_line(paper: Paper) -> str:
+    """One closest-but-not-matching paper: a dash, not a [n], since it is not a citation."""
+    venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
+    line = f"- {paper.citation}"
+    if paper.title:
+        line += f" — {short_authors(paper.authors, limit=3)}"
+    return line + (f" ({venue})" if venue else "")
+
+
 class ExtractiveBackend:
     """Lists every kept paper with its best evidence sentence."""
 
@@ -52,6 +61,10 @@ class ExtractiveBackend:
         papers = attach_evidence(result, idf)
         if not papers:
             text = f"{NO_ANSWER} ({result.searched} papers searched.)"
+            for paper in result.nearest:
+                paper.evidence = best_sentence(paper.abstract, result.question, idf)
+            if result.nearest:
+                text += "\n\n" + "\n".join([NEAREST_HEADING, *(nearest_line(p) for p in result.nearest)])
         else:
             items = "\n".join(format_item(i, p) for i, p in enumerate(papers, start=1))
             text = render("extractive", matched_line=matched_line(result), items=items).strip()
@@ -62,4 +75,5 @@ class ExtractiveBackend:
             searched=result.searched,
             matched=result.matched,
             filters=dict(result.filters),
+            nearest=list(result.nearest),
         )

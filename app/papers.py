@@ -16,6 +16,8 @@ UNTITLED_NOTE = "the listing gave no title"
 
 #: The one answer for questions the listings cannot answer; shared by prompts and tests.
 NO_ANSWER = "None of the papers in the loaded listings answer this question."
+#: Heads the closest papers a declined answer shows (they are not citations).
+NEAREST_HEADING = "Closest papers, though none clearly matches (not answers):"
 
 
 def short_authors(authors: list[str], limit: int = 2) -> str:
@@ -111,6 +113,8 @@ class Answer:
     filters: dict[str, Any] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     debug: dict[str, Any] = field(default_factory=dict)
+    #: A declined answer's closest papers, below the relevance bar: shown, never cited.
+    nearest: list[Paper] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,4 +125,5 @@ class Answer:
             "matched": self.matched,
             "filters": self.filters,
             "notices": self.notices,
+            "nearest": [p.to_dict(with_evidence=True) for p in self.nearest],
         }

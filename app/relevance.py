@@ -14,6 +14,9 @@ from typing import Any
 
 from app.question import QuestionIntent
 
+#: The decision's reason when no candidate passes the answerability gate.
+NOT_RELEVANT_ENOUGH = "nothing relevant enough"
+
 
 @dataclass
 class Candidate:
@@ -86,7 +89,7 @@ def decide(
     top_coverage = max(c.coverage for c in candidates)
     debug.update(top_dense=round(top_dense, 4), top_coverage=round(top_coverage, 4))
     if top_dense < policy.answerable_dense and top_coverage < policy.answerable_coverage:
-        return [], {**debug, "reason": "nothing relevant enough"}
+        return [], {**debug, "reason": NOT_RELEVANT_ENOUGH}
     if not intent.wants_list:
         return candidates[:1], {**debug, "reason": "single paper"}
 

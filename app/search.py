@@ -21,7 +21,7 @@ from app.authors import AuthorIndex
 from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.question import QuestionIntent, read_intent, topic_text
-from app.relevance import Candidate, RelevancePolicy, decide
+from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.text import content_terms
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
@@ -44,6 +44,8 @@ EXACT_MATCH_COVERAGE = 0.8
 EXACT_MATCH_MARGIN = 0.6
 #: How deep each leg looks before fusion; deeper than any answer we would give.
 LEG_DEPTH = 100
+#: Papers shown as "closest, not matches" when an answer declines.
+NEAREST_SHOWN = 3
 #: Pseudo-relevance feedback for the relevance decision: the query vector is moved towards
 #: the mean vector of the fused ranking's best ``PRF_SEEDS`` papers (by ``PRF_WEIGHT``) and
 #: the dense leg runs again. A short question embeds poorly next to 200-word abstracts; the
@@ -111,6 +113,10 @@ class SearchResult:
     debug: dict[str, Any] = field(default_factory=dict)
     #: What the user should know about how this result was reached (a degraded search).
     notices: list[str] = field(default_factory=list)
+    #: When nothing passed the relevance bar: the best-ranked few, to show as "closest, not
+    #: matches" (never cited): the bar also turns away some paraphrased questions that do
+    #: have answers, and a reader can tell from three titles what a score cannot.
+    nearest: list[Paper] = field(default_factory=list)
 
     @property
     def matched(self) -> int:
@@ -185,8 +191,11 @@ class HybridSearcher:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
         kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
+        nearest = []
         if k is not None:
             kept = (kept if kept else candidates)[:k] if k > 0 else []
+        elif not kept and decision_debug.get("reason") == NOT_RELEVANT_ENOUGH:
+            nearest = [self._paper(c) for c in candidates[:NEAREST_SHOWN]]
         ranked = [self._paper(c) for c in candidates[: max(LEG_DEPTH, k or 0)]]
         papers = [self._paper(c) for c in kept]
         return SearchResult(
@@ -199,6 +208,7 @@ class HybridSearcher:
             ranked=ranked,
             debug={"decision": decision_debug, "authors": sorted(author_hits)},
             notices=notices,
+            nearest=nearest,
         )
 
     def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:

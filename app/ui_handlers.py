@@ -285,6 +285,8 @@ class ChatHandlers:
         citations linked, or for an extractive answer one line per paper (evidence on the cards)."""
         if answer.backend == EXTRACTIVE and answer.citations:
             return render.paper_list_markdown(answer, cited)
+        if answer.nearest and not answer.citations:
+            return render.declined_markdown(answer)
         return render.answer_markdown(answer.text or streamed, answer.citations, cited)
 
     def _implied(self, question: str) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from typing import Any
 from app.display import listing_label, readable, untitled_label
 from app.exports import score_ranks
 from app.lookup import citation_target, paper_links, primary_url, safe_url, search_links
-from app.papers import UNTITLED_NOTE, Answer, Paper, short_authors
+from app.papers import NEAREST_HEADING, UNTITLED_NOTE, Answer, Paper, short_authors
 
 __all__ = [
-    "safe_url", "esc", "md_escape", "answer_markdown", "paper_list_markdown", "paper_list_pieces", "sources_html", "text_pieces",
+    "safe_url", "esc", "md_escape", "answer_markdown", "declined_markdown", "paper_list_markdown", "paper_list_pieces", "sources_html", "text_pieces",
     "user_markdown",
 ]
 
@@ -131,6 +131,15 @@ def paper_list_markdown(answer: Answer, numbers: Sequence[int] | None = None, sh
     done = shown is None or shown >= len(pairs)
     parts = ["\n".join(lead), "\n".join(items), PAPER_LIST_HINT if done else ""]
     return answer_markdown("\n\n".join(part for part in parts if part), answer.citations, numbers)
+
+
+def declined_markdown(answer: Answer) -> str:
+    """A declined answer in the chat: that nothing matched, then its closest papers, one line
+    each in the cards' short form, marked as not answers (they get cards, not numbers)."""
+    lead = answer.text.split(NEAREST_HEADING, 1)[0].strip()
+    lines = [f"– {paper.title or untitled_label(paper.abstract)} — {short_authors(paper.authors, limit=3)}"
+             for paper in answer.nearest]  # fmt: skip
+    return answer_markdown("\n\n".join([lead, "\n".join([NEAREST_HEADING, *lines])]))
 
 
 def paper_list_pieces(answer: Answer, numbers: Sequence[int] | None = None) -> list[str]:
@@ -251,19 +260,30 @@ def origin_line(paper: Paper) -> str:
     return f'<div class="pc-origin" title="{esc(full)}">From {esc(short)}</div>'
 
 
-def source_card(number: int, paper: Paper, rank: int = 1, count: int = 1) -> str:
-    """One cited paper: what it is, who wrote it, why it matched, where to check it."""
+def source_card(number: int | None, paper: Paper, rank: int = 1, count: int = 1) -> str:
+    """One cited paper: what it is, who wrote it, why it matched, where to check it.
+
+    ``number`` None makes the card of a closest paper a declined answer shows: no citation
+    number, no rank, and its sentence is the nearest it came, not why it matched.
+    """
     meta = " · ".join(esc(v) for v in (paper.venue, paper.year, paper.status) if v) or "venue unknown"
+    why = "Why it matched:" if number is not None else "Closest sentence:"
     evidence = (
-        f'<div class="pc-evidence"><span class="pc-label">Why it matched:</span> '
+        f'<div class="pc-evidence"><span class="pc-label">{why}</span> '
         f"<mark>{esc(readable(paper.evidence))}</mark></div>"
         if paper.evidence else ""
     )
+    if number is None:
+        head = f'<article class="pc-card pc-nearest" data-paper-id="{esc(paper.id)}"><div class="pc-card-head">'
+        score = '<span class="pc-score">below the relevance bar</span>'
+    else:
+        head = (f'<article class="pc-card" id="pc-source-{number}" data-paper-id="{esc(paper.id)}">'
+                f'<div class="pc-card-head"><span class="pc-num">[{number}]</span> ')  # fmt: skip
+        score = relevance(paper, rank, count)
     return (
-        f'<article class="pc-card" id="pc-source-{number}" data-paper-id="{esc(paper.id)}">'
-        f'<div class="pc-card-head"><span class="pc-num">[{number}]</span> {card_title(paper)}</div>'
+        f"{head}{card_title(paper)}</div>"
         f'<div class="pc-authors">{authors_line(paper)}</div>'
-        f'<div class="pc-meta"><span class="pc-badge">{meta}</span>{relevance(paper, rank, count)}</div>'
+        f'<div class="pc-meta"><span class="pc-badge">{meta}</span>{score}</div>'
         f"{evidence}"
         f'<details class="pc-abstract"><summary>Full abstract (evidence highlighted)</summary>'
         f"<p>{highlighted_abstract(paper.abstract, paper.evidence)}</p></details>"
@@ -298,6 +318,9 @@ def sources_html(answer: Answer | None, numbers: Sequence[int] | None = None, qu
             '<div class="pc-empty">No paper in the loaded listings matched. '
             "Try other words, or remove a filter.</div>"
         )
+        if answer.nearest:
+            cards += f'<div class="pc-nearest-head">{esc(NEAREST_HEADING)}</div>'
+            cards += "".join(source_card(None, p) for p in answer.nearest)
     asked = f'<div class="pc-asked">Sources for “{esc(question)}”</div>' if question else ""
     return f'<div class="pc-sources">{asked}<div class="pc-count">{esc(head)}</div>{cards}</div>'
 
@@ -341,4 +364,6 @@ button.pc-chip:hover { border-color: var(--color-accent); }
 .pc-current { font-size: 0.95em; padding: 0.3em 0.6em; border-left: 3px solid var(--color-accent);
   background: var(--background-fill-secondary); border-radius: 4px; }
 .pc-current b { font-weight: 600; }
+.pc-nearest-head { margin: 0.6em 0 0.4em 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
+.pc-nearest { opacity: 0.8; border-style: dashed; }
 """

@@ -16,7 +16,7 @@ import pytest
 from llama_index.core.base.response.schema import Response
 
 from app import PaperChat
-from app.papers import NO_ANSWER, UNTITLED_NOTE, Answer, Paper
+from app.papers import NEAREST_HEADING, NO_ANSWER, UNTITLED_NOTE, Answer, Paper
 from ingest.records import normalize_text
 
 DP_SGD_QUESTION = "Which orals study DP-SGD?"
@@ -78,12 +78,26 @@ def test_exact_detail_question_cites_the_paper_holding_those_figures(bundled_sto
 
 
 def test_question_the_listings_cannot_answer_is_declined(bundled_store):
-    answer = PaperChat(data_dir=bundled_store).ask(
-        "Which orals use neural radiance fields for 3D reconstruction?"
-    )
+    pc = PaperChat(data_dir=bundled_store)
+    answer = pc.ask("Which orals use neural radiance fields for 3D reconstruction?")
 
     assert answer.citations == []
     assert NO_ANSWER in answer.text
+    # the closest papers are shown as such, from the store, and cited nowhere
+    assert 1 <= len(answer.nearest) <= 3
+    assert all(p.id in pc.searcher.by_id for p in answer.nearest)
+    heading, closest = answer.text.split(NEAREST_HEADING)
+    assert NO_ANSWER in heading and all(p.citation in closest for p in answer.nearest)
+    assert "[1]" not in answer.text
+    payload = answer.to_dict()
+    assert payload["citations"] == [] and [p["id"] for p in payload["nearest"]] == [p.id for p in answer.nearest]
+    assert pc.query_engine.query("Which orals use neural radiance fields for 3D reconstruction?").source_nodes == []
+
+
+def test_no_closest_papers_when_the_filters_leave_nothing_to_search(bundled_store):
+    answer = PaperChat(data_dir=bundled_store).ask("Which papers study DP-SGD?", where={"status": "Poster"})
+
+    assert answer.citations == [] and answer.nearest == [] and NEAREST_HEADING not in answer.text
 
 
 def test_author_question_cites_exactly_that_authors_papers(bundled_store):

@@ -419,6 +419,20 @@ def test_listing_markup_is_shown_readable_in_chat_and_cards(bundled):
     assert "**" not in card and "$" not in card and "---" not in card
 
 
+def test_a_declined_answer_shows_its_closest_papers_as_cards_without_numbers(bundled):
+    updates, session = run(bundled, "Which orals study spiking neural networks or neuromorphic hardware?")
+    answer, final = session.turns[-1].answer, updates[-1]
+    assert answer.citations == [] and answer.nearest
+    chat = final.chat[-1]["content"].replace("\\", "")
+    assert "None of the papers in the loaded listings answer this question" in chat
+    assert "&#91;" not in chat, "closest papers get no citation numbers"
+    assert len([line for line in chat.splitlines() if line.startswith("– ")]) == len(answer.nearest)
+    assert re.findall(r'data-paper-id="([^"]+)"', final.sources) == [p.id for p in answer.nearest]
+    assert "pc-num" not in final.sources and final.sources.count("below the relevance bar") == len(answer.nearest)
+    assert "0 of 144 papers searched matched" in final.sources
+    assert not final.downloads_visible, "nothing to export: no paper was cited"
+
+
 def test_an_extractive_answer_lists_one_line_per_paper_in_the_chat(bundled):
     """The evidence sentence is on each paper's card beside the chat, not repeated in it."""
     updates, session = run(bundled, "Which orals study DP-SGD?")
