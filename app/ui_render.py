@@ -26,8 +26,8 @@ from app.lookup import citation_target, paper_links, primary_url, safe_url, sear
 from app.papers import NEAREST_HEADING, UNTITLED_NOTE, Answer, Paper, short_authors
 
 __all__ = [
-    "safe_url", "esc", "md_escape", "answer_markdown", "declined_markdown", "paper_list_markdown", "paper_list_pieces", "sources_html", "text_pieces",
-    "user_markdown",
+    "safe_url", "esc", "md_escape", "answer_markdown", "declined_markdown", "paper_list_markdown",
+    "paper_list_pieces", "sources_html", "text_pieces", "user_markdown",
 ]
 
 #: Authors listed on a card before "et al.".

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.paperchat import PaperChat
-from app.papers import UNTITLED_NOTE, Answer, Paper
+from app.papers import NEAREST_HEADING, UNTITLED_NOTE, Answer, Paper
 from app.ui import (
     ChatHandlers,
     ChatSession,
@@ -28,7 +28,7 @@ from app.ui import (
 )
 from app.exports import bibtex, bibtex_key, csv_text
 from app.lanes import Lane
-from app.ui_render import answer_markdown, safe_url, sources_html, text_pieces
+from app.ui_render import answer_markdown, declined_markdown, safe_url, sources_html, text_pieces
 from app.ui_status import answer_chips_html, pending_chips_html, status_html
 
 LISTINGS = Path(__file__).resolve().parent.parent / "data" / "listings"
@@ -273,6 +273,10 @@ def test_hostile_paper_renders_inert_in_every_part_of_the_page():
         assert_inert(markup)
     assert_inert(answer_markdown(answer.text, answer.citations), markdown=True)
     assert "&lt;img src=x onerror=alert(1)&gt;" in sources_html(answer)
+    declined = Answer(text=f"No. {NEAREST_HEADING}\n- {XSS}", citations=[], backend="extractive", nearest=[paper])
+    assert_inert(sources_html(declined))
+    assert_inert(declined_markdown(declined), markdown=True)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in sources_html(declined)
     assert "<mark>&lt;img" in sources_html(answer)
 
 
