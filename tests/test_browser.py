@@ -214,6 +214,17 @@ def test_ask_check_sources_and_filter_in_a_real_browser(server):
             expect(latest.get_by_text("papers searched matched")).to_be_in_viewport()
             expect(latest.locator("a", has_text="[1]")).to_be_in_viewport()
             page.screenshot(path=str(ARTIFACTS / "ui-long-answer.png"), full_page=True)
+
+            # a declined answer: nothing cited, its closest papers shown as not answers
+            declined = "Which orals study spiking neural networks or neuromorphic hardware?"
+            page.locator("#pc-question textarea").fill(declined)
+            page.locator("#pc-ask").click()
+            sources.locator(".pc-asked", has_text=declined).wait_for(timeout=60_000)  # no cards to wait for
+            expect(sources.locator(".pc-nearest").first).to_be_visible()
+            expect(sources).to_contain_text("Closest papers, though none clearly matches")
+            assert sources.locator(".pc-num").count() == 0
+            expect(chat.locator(".message-row.bot-row").last).to_contain_text("None of the papers in the loaded listings")
+            expect(page.locator("#pc-csv")).to_be_hidden()
         finally:
             browser.close()
     assert outside == [], f"the page fetched from outside the server: {outside}"
