@@ -32,12 +32,7 @@ def format_item(number: int, paper: Paper) -> str:
 
     An untitled paper's citation already names its authors, so they are not repeated.
     """
-    venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
-    line = f"[{number}] {paper.citation}"
-    if paper.title:
-        line += f" — {short_authors(paper.authors, limit=3)}"
-    if venue:
-        line += f" ({venue})"
+    line = f"[{number}] {paper_line(paper)}"
     if paper.evidence:
         line += f'\n    Evidence: "{paper.evidence}"'
     return line
@@ -45,8 +40,13 @@ def format_item(number: int, paper: Paper) -> str:
 
 def nearest_line(paper: Paper) -> str:
     """One closest-but-not-matching paper: a dash, not a [n], since it is not a citation."""
+    return f"- {paper_line(paper)}"
+
+
+def paper_line(paper: Paper) -> str:
+    """'Title — A, B, C et al. (ICML 2024 Oral)'; an untitled citation already names its authors."""
     venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
-    line = f"- {paper.citation}"
+    line = paper.citation
     if paper.title:
         line += f" — {short_authors(paper.authors, limit=3)}"
     return line + (f" ({venue})" if venue else "")

@@ -125,20 +125,24 @@ def paper_list_markdown(answer: Answer, numbers: Sequence[int] | None = None, sh
     pairs = list(zip(numbers or range(1, len(answer.citations) + 1), answer.citations))
     items = []
     for n, paper in pairs[:shown]:
-        label = paper.title or untitled_label(paper.abstract)
-        venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
-        items.append(f"[{n}] {label} — {short_authors(paper.authors, limit=3)}" + (f" ({venue})" if venue else ""))
+        items.append(f"[{n}] {short_line(paper)}")
     done = shown is None or shown >= len(pairs)
     parts = ["\n".join(lead), "\n".join(items), PAPER_LIST_HINT if done else ""]
     return answer_markdown("\n\n".join(part for part in parts if part), answer.citations, numbers)
+
+
+def short_line(paper: Paper) -> str:
+    """A paper in one chat line, as its card names it: title or untitled form, authors, venue."""
+    venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
+    label = f"{paper.title or untitled_label(paper.abstract)} — {short_authors(paper.authors, limit=3)}"
+    return label + (f" ({venue})" if venue else "")
 
 
 def declined_markdown(answer: Answer) -> str:
     """A declined answer in the chat: that nothing matched, then its closest papers, one line
     each in the cards' short form, marked as not answers (they get cards, not numbers)."""
     lead = answer.text.split(NEAREST_HEADING, 1)[0].strip()
-    lines = [f"– {paper.title or untitled_label(paper.abstract)} — {short_authors(paper.authors, limit=3)}"
-             for paper in answer.nearest]  # fmt: skip
+    lines = [f"– {short_line(paper)}" for paper in answer.nearest]
     return answer_markdown("\n\n".join([lead, "\n".join([NEAREST_HEADING, *lines])]))
 
 
