@@ -94,6 +94,17 @@ def test_question_the_listings_cannot_answer_is_declined(bundled_store):
     assert pc.query_engine.query("Which orals use neural radiance fields for 3D reconstruction?").source_nodes == []
 
 
+def test_a_near_miss_topic_is_declined_rather_than_answered_with_neighbours(bundled_store):
+    """No oral is about machine unlearning, but pruning, alignment and privacy papers sit close
+    to it in embedding space: the closest scores as high as an unanswerable question gets."""
+    question = ("Which orals address machine unlearning, i.e. removing the influence of specific "
+                "training examples from an already trained model?")
+    answer = PaperChat(data_dir=bundled_store).ask(question)
+
+    assert answer.citations == [], [p.citation for p in answer.citations]
+    assert NO_ANSWER in answer.text and answer.nearest
+
+
 def test_no_closest_papers_when_the_filters_leave_nothing_to_search(bundled_store):
     answer = PaperChat(data_dir=bundled_store).ask("Which papers study DP-SGD?", where={"status": "Poster"})
 
