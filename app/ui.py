@@ -56,7 +56,11 @@ KEEP_ANSWER_TOP = """
     const asked = box ? box.querySelectorAll('.message-row.user-row') : [];
     const question = asked[asked.length - 1];
     if (!question) return;
-    const top = question.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+    // the chat's share / clear / copy buttons float over its top edge: stop the question below them
+    const bar = document.querySelector('#pc-chat .icon-button-wrapper');
+    const boxTop = box.getBoundingClientRect().top;
+    const clear = bar ? Math.max(0, bar.getBoundingClientRect().bottom - boxTop) + 4 : 0;
+    const top = Math.max(0, question.getBoundingClientRect().top - boxTop + box.scrollTop - clear);
     box.scrollTop = box.scrollHeight - top > box.clientHeight ? top : box.scrollHeight;
   }));
 }

@@ -370,4 +370,6 @@ button.pc-chip:hover { border-color: var(--color-accent); }
 .pc-current b { font-weight: 600; }
 .pc-nearest-head { margin: 0.6em 0 0.4em 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
 .pc-nearest { opacity: 0.8; border-style: dashed; }
+/* the footer keeps only its settings link: the separators Gradio draws between links stand alone */
+footer .divider { display: none; }
 """

@@ -213,6 +213,9 @@ def test_ask_check_sources_and_filter_in_a_real_browser(server):
             assert latest.bounding_box()["height"] > chat.locator(".bubble-wrap").bounding_box()["height"]
             expect(latest.get_by_text("papers searched matched")).to_be_in_viewport()
             expect(latest.locator("a", has_text="[1]")).to_be_in_viewport()
+            toolbar = chat.locator(".icon-button-wrapper").first.bounding_box()
+            question_row = chat.locator(".message-row.user-row").last.bounding_box()
+            assert toolbar is None or question_row["y"] >= toolbar["y"] + toolbar["height"], (question_row, toolbar)
             page.screenshot(path=str(ARTIFACTS / "ui-long-answer.png"), full_page=True)
 
             # a declined answer: nothing cited, its closest papers shown as not answers
