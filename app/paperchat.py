@@ -32,6 +32,7 @@ from app.backends import make_backend
 from app.engine import PaperQueryEngine
 from app.papers import Answer, Paper
 from app.question import prepare_question
+from app.relevance import RelevancePolicy
 from app.search import HybridSearcher, SearchResult, validate_filters
 from app.settings import Settings, load_settings
 from ingest.chunking import CHUNKING_VERSION
@@ -114,12 +115,18 @@ class PaperChat:
             fresh=fresh,
         )
 
+    def _policy(self) -> RelevancePolicy:
+        """The relevance thresholds, with the answerability bar from the settings when given:
+        its default was measured for the packaged embedder, and another one scores on another scale."""
+        bar = self.settings.answerable_similarity
+        return RelevancePolicy() if bar is None else RelevancePolicy(answerable_dense=bar)
+
     @property
     def searcher(self) -> HybridSearcher:
         if self._searcher is None:
             store = self.store()
             generation = _generation_of(store)  # before reading: a change after it is seen next time
-            self._searcher = HybridSearcher(store, self.embedder)
+            self._searcher = HybridSearcher(store, self.embedder, policy=self._policy())
             self._generation = generation
             self._checked_at = time.monotonic()
         return self._searcher
@@ -178,7 +185,7 @@ class PaperChat:
         store: PaperStore | None = None
         try:
             store = self._open_store(fresh=True) if local else old_store
-            searcher = HybridSearcher(store, self.embedder)
+            searcher = HybridSearcher(store, self.embedder, policy=self._policy())
         except Exception:  # busy, unreachable, mid-write: the loaded catalogue keeps answering
             if store is not None and store is not old_store:
                 store.close()

@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.relevance import RelevancePolicy
+
 #: Bundled demo corpus, relative to the repository root (used by ``make run``).
 BUNDLED_LISTINGS = Path(__file__).resolve().parent.parent / "data" / "listings"
 
@@ -40,6 +42,12 @@ class Settings(BaseSettings):
     )
     embed_threads: int | None = Field(None, description="Threads for the embedder (default: all cores).")
     search_ef: int = Field(128, description="HNSW search breadth; higher is slower and more exact.")
+    answerable_similarity: float | None = Field(
+        None, gt=0, lt=1,
+        description="Dense similarity the best paper needs for a question whose words the listings mostly "
+        f"lack to be answered rather than declined (default {RelevancePolicy.answerable_dense}, measured for the packaged MiniLM: "
+        "recalibrate with `paperchat eval` when using another embedder).",
+    )
     max_listing_mb: int = Field(
         64, ge=1, description="Largest listing file ingest reads, in MB; bigger files are refused."
     )

@@ -24,6 +24,8 @@ VIP_TITLE = "ViP: A Differentially Private Foundation Model for Computer Vision"
 DP_SGD_TITLE = "How Private are DP-SGD Implementations?"
 AUTHOR = "Tim Rocktäschel"
 AUTHOR_QUESTION = f"Which orals did {AUTHOR} co-author?"
+NEAR_MISS_QUESTION = ("Which orals address machine unlearning, i.e. removing the influence of specific "
+                      "training examples from an already trained model?")
 
 
 def _chua_ghazi_id(pc: PaperChat) -> str:
@@ -97,12 +99,18 @@ def test_question_the_listings_cannot_answer_is_declined(bundled_store):
 def test_a_near_miss_topic_is_declined_rather_than_answered_with_neighbours(bundled_store):
     """No oral is about machine unlearning, but pruning, alignment and privacy papers sit close
     to it in embedding space: the closest scores as high as an unanswerable question gets."""
-    question = ("Which orals address machine unlearning, i.e. removing the influence of specific "
-                "training examples from an already trained model?")
-    answer = PaperChat(data_dir=bundled_store).ask(question)
+    answer = PaperChat(data_dir=bundled_store).ask(NEAR_MISS_QUESTION)
 
     assert answer.citations == [], [p.citation for p in answer.citations]
     assert NO_ANSWER in answer.text and answer.nearest
+
+
+def test_the_answerability_bar_is_a_setting(bundled_store, monkeypatch):
+    """Another embedder scores on another scale: the bar is set from the environment."""
+    monkeypatch.setenv("PAPERCHAT_ANSWERABLE_SIMILARITY", "0.3")
+    answer = PaperChat(data_dir=bundled_store).ask(NEAR_MISS_QUESTION)
+
+    assert answer.citations and NO_ANSWER not in answer.text
 
 
 def test_no_closest_papers_when_the_filters_leave_nothing_to_search(bundled_store):
