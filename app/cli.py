@@ -314,8 +314,7 @@ def _print_sources(answer: Any) -> None:
         print("(no papers cited yet)")
         return
     for number, paper in zip(listed_numbers(answer), answer.citations):
-        venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
-        print(f"[{number}] {paper.citation}\n    {', '.join(paper.authors) or 'unknown authors'}  {venue}")
+        print(f"[{number}] {paper.citation}\n    {', '.join(paper.authors) or 'unknown authors'}  {paper.venue_label}")
         if paper.url:
             print(f"    {paper.url}")
         if paper.evidence:

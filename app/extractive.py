@@ -45,7 +45,7 @@ def nearest_line(paper: Paper) -> str:
 
 def paper_line(paper: Paper) -> str:
     """'Title — A, B, C et al. (ICML 2024 Oral)'; an untitled citation already names its authors."""
-    venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
+    venue = paper.venue_label
     line = paper.citation
     if paper.title:
         line += f" — {short_authors(paper.authors, limit=3)}"

@@ -66,7 +66,7 @@ def defuse(text: str | None) -> str:
 
 def venue_line(paper: Paper) -> str:
     """'ICML 2024 Oral' — venue, year and status as the source block shows them."""
-    return " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v) or "unknown"
+    return paper.venue_label or "unknown"
 
 
 def source_block(number: int, paper: Paper, abstract_chars: int) -> str:

@@ -73,6 +73,11 @@ class Paper:
         )
 
     @property
+    def venue_label(self) -> str:
+        """'ICML 2024 Oral': venue, year and status as every one-line form shows them ('' when unknown)."""
+        return " ".join(str(v) for v in (self.venue, self.year, self.status) if v)
+
+    @property
     def citation(self) -> str:
         """The title, or for an untitled paper its authors and opening words, flagged as such."""
         if self.title:

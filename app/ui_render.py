@@ -133,7 +133,7 @@ def paper_list_markdown(answer: Answer, numbers: Sequence[int] | None = None, sh
 
 def short_line(paper: Paper) -> str:
     """A paper in one chat line, as its card names it: title or untitled form, authors, venue."""
-    venue = " ".join(str(v) for v in (paper.venue, paper.year, paper.status) if v)
+    venue = paper.venue_label
     label = f"{paper.title or untitled_label(paper.abstract)} — {short_authors(paper.authors, limit=3)}"
     return label + (f" ({venue})" if venue else "")
 
