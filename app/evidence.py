@@ -8,7 +8,7 @@ in an abstract is usually the one that states the contribution.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from app.text import content_terms, split_sentences
 
@@ -16,14 +16,23 @@ from app.text import content_terms, split_sentences
 MAX_EVIDENCE_CHARS = 400
 
 
-def best_sentence(abstract: str | None, question: str, idf: Callable[[str], float]) -> str | None:
-    """The abstract sentence with the most question-term weight, or the first one."""
+def best_sentence(
+    abstract: str | None,
+    question: str,
+    idf: Callable[[str], float],
+    terms: Collection[str] | None = None,
+) -> str | None:
+    """The abstract sentence with the most question-term weight, or the first one.
+
+    ``terms`` are the question's terms as search read them (:attr:`SearchResult.terms`);
+    without them, the question's own words.
+    """
     if not abstract:
         return None
     sentences = split_sentences(abstract)
     if not sentences:
         return None
-    terms = set(content_terms(question))
+    terms = set(terms) if terms else set(content_terms(question))
     best, best_score = sentences[0], 0.0
     for sentence in sentences:
         overlap = terms & set(content_terms(sentence))

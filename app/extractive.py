@@ -23,7 +23,7 @@ def matched_line(result: SearchResult) -> str:
 def attach_evidence(result: SearchResult, idf) -> list[Paper]:
     """Give each kept paper the abstract sentence that best supports it."""
     for paper in result.papers:
-        paper.evidence = best_sentence(paper.abstract, result.question, idf)
+        paper.evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
     return result.papers
 
 
@@ -62,7 +62,7 @@ class ExtractiveBackend:
         if not papers:
             text = f"{NO_ANSWER} ({result.searched} papers searched.)"
             for paper in result.nearest:
-                paper.evidence = best_sentence(paper.abstract, result.question, idf)
+                paper.evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
             if result.nearest:
                 text += "\n\n" + "\n".join([NEAREST_HEADING, *(nearest_line(p) for p in result.nearest)])
         else:

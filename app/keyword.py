@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 import bm25s
 import numpy as np
 
+from app.acronyms import AcronymGlossary
 from app.text import content_terms
 from ingest.records import PaperRecord
 
@@ -28,9 +29,19 @@ def indexed_text(record: PaperRecord) -> str:
 class KeywordIndex:
     """BM25 scores for every paper, plus document frequencies for weighting evidence."""
 
-    def __init__(self, records: Sequence[PaperRecord]) -> None:
+    def __init__(self, records: Sequence[PaperRecord], expand_acronyms: bool = True) -> None:
+        """Index ``records``; ``expand_acronyms=False`` gives plain BM25 (a site's search box)."""
         self.ids = [r.id for r in records]
-        corpus = [content_terms(indexed_text(r)) for r in records]
+        texts = [indexed_text(r) for r in records]
+        corpus = [content_terms(text) for text in texts]
+        #: Acronyms the listings define; each paper is indexed under both forms of them.
+        self.glossary = (
+            AcronymGlossary.learn(f"{r.title or ''}. {r.abstract or ''}" for r in records)
+            if expand_acronyms
+            else AcronymGlossary()
+        )
+        if self.glossary:
+            corpus = [doc + self.glossary.extra_terms(text, doc) for text, doc in zip(texts, corpus)]
         self._bm25 = bm25s.BM25()
         if records:
             self._bm25.index([doc or ["_empty_"] for doc in corpus], show_progress=False)
@@ -52,6 +63,15 @@ class KeywordIndex:
         if not terms or not self.size:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
+
+    def question_terms(self, question: str) -> frozenset[str]:
+        """The question's content terms plus the other form of each acronym the listings define.
+
+        Evidence is picked with these, so a question saying "RLHF" is shown the sentence
+        that says "reinforcement learning from human feedback", as search matched it.
+        """
+        terms = content_terms(question)
+        return frozenset(terms + self.glossary.extra_terms(question, terms))
 
     def idf(self, term: str, searched: np.ndarray | None = None) -> float:
         """Inverse document frequency of a stemmed term; unseen terms weigh the most.

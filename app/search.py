@@ -117,6 +117,9 @@ class SearchResult:
     #: matches" (never cited): the bar also turns away some paraphrased questions that do
     #: have answers, and a reader can tell from three titles what a score cannot.
     nearest: list[Paper] = field(default_factory=list)
+    #: The question's keywords as keyword search read them (both forms of an acronym), for
+    #: picking evidence; empty means "the question's own words".
+    terms: frozenset[str] = frozenset()
 
     @property
     def matched(self) -> int:
@@ -209,6 +212,7 @@ class HybridSearcher:
             debug={"decision": decision_debug, "authors": sorted(author_hits)},
             notices=notices,
             nearest=nearest,
+            terms=self.keyword.question_terms(intent.text),
         )
 
     def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:

@@ -13,6 +13,7 @@ from functools import lru_cache
 import Stemmer
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Za-z0-9]*[A-Z0-9])s\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _NO_BREAK_BEFORE = re.compile(r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx)\.|\b[A-Z]\.)$")
 
@@ -47,8 +48,13 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Folded word tokens, hyphenated words kept whole and also split into their parts."""
+    """Folded word tokens, hyphenated words kept whole and also split into their parts.
+
+    An acronym's plural is the acronym ("LLMs" is "llm"): the stemmer leaves "llms" alone,
+    so without this a question about LLMs would miss every paper that says LLM.
+    """
     tokens: list[str] = []
+    text = _ACRONYM_PLURAL.sub(r"\1", text)
     for token in _WORD.findall(fold(text).replace("’", "'")):
         if token.endswith("'s"):
             token = token[:-2]

@@ -126,6 +126,27 @@ def quality_section(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def acronym_section(results: dict[str, Any]) -> str:
+    """Section 1b: the same question asked with an acronym and with its long form."""
+    measured = results.get("acronyms") or {}
+    if not measured:
+        return ""
+    out = ["### Acronym or long form: the same answer?", "",
+           "Cases come from the listings: each acronym they define (\"reinforcement learning from human "
+           "feedback (RLHF)\") with one meaning, used by 3 to 50 papers. Each is asked twice, \"Which "
+           "papers are about RLHF?\" and \"Which papers are about reinforcement learning from human "
+           "feedback?\", and scored against the papers whose title or abstract uses either form "
+           "(silver: a paper on the topic that uses neither form counts against precision). **overlap** "
+           "is the Jaccard similarity of the two answers. Phrase search returns every paper containing "
+           "the typed words in order, unlimited (its precision is 1 by the silver's construction).", ""]  # fmt: skip
+    metrics = ("recall acronym", "recall long form", "precision acronym", "precision long form", "overlap")
+    for corpus, m in measured.items():
+        rows = [[system, *(values.get(k) for k in metrics)] for system, values in m["systems"].items()]
+        out += [f"{corpus}: {m['cases']} acronyms ({', '.join(m['acronyms'])}), {m['silver_mean']:.1f} papers each on average.", "",
+                table(["system", *metrics], rows), ""]  # fmt: skip
+    return "\n".join(out)
+
+
 def _list_ratio(summaries: dict[str, Any], alternatives: Sequence[str]) -> float:
     mine = summaries["paperchat"]["list_completeness"]
     best = max(summaries[name]["list_completeness"] for name in alternatives)
@@ -282,7 +303,7 @@ def rerun_section(results: dict[str, Any]) -> str:
 
 def render(results: dict[str, Any]) -> str:
     sections = [header(results), targets_section(results), quality_section(results),
-                "![quality per question type](quality_by_type.png)", speed_section(results),
+                acronym_section(results), "![quality per question type](quality_by_type.png)", speed_section(results),
                 ingest_section(results), scale_section(results), server_section(results), rerun_section(results)]  # fmt: skip
     return "\n\n".join(sections) + "\n"
 

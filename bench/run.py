@@ -152,12 +152,13 @@ def run_point(spec: dict[str, Any], work: Path, reuse: bool = False) -> dict[str
 def quality(cfg: Config, points: list[dict[str, Any]], results: dict[str, Any]) -> None:
     """Add the llama-index baseline to the real corpora; the other systems were scored per point."""
     from app.paperchat import PaperChat
+    from bench.acronyms import measure as acronym_consistency
     from bench.llama_baseline import LlamaIndexSystem
     from bench.quality import behind, evaluate, load_sets, ratios, summary
 
     sets = load_sets()
     results["quality"], results["ratios"], results["ratios_all"], results["llama"] = {}, {}, {}, {}
-    results["behind"] = {}
+    results["behind"], results["acronyms"] = {}, {}
     for point in (p for p in points if not p["incremental"]):
         corpus = corpus_name(point)
         pc = PaperChat(data_dir=point_dir(cfg, point), llm="extractive")
@@ -173,6 +174,8 @@ def quality(cfg: Config, points: list[dict[str, Any]], results: dict[str, Any]) 
         results["quality"][corpus] = summaries
         results["ratios"][corpus] = ratios(summaries)
         results["ratios_all"][corpus] = ratios(summaries, alternatives=[n for n in summaries if n != "paperchat"])
+        log(f"acronym / long-form consistency over {len(records)} records")
+        results["acronyms"][corpus] = acronym_consistency(pc)
         llama.close()
         pc.store().close()
 

@@ -99,7 +99,7 @@ class KeywordSystem:
             twin = copy.copy(record)
             twin.authors = []
             blanked.append(twin)
-        self.index = KeywordIndex(blanked)
+        self.index = KeywordIndex(blanked, expand_acronyms=False)
         self.top_k = top_k
         self.filters = ImpliedFilters(self.records) if implied_filters else None
         self.name = "BM25 alone" + (" + implied filter" if implied_filters else "")
