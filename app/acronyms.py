@@ -24,8 +24,10 @@ from app.text import STOPWORDS, content_terms
 
 #: "(RLHF)", "(DP-SGD)", "(LLMs)", "(ViP)": 2-10 characters, starting with a letter.
 _DEFINITION = re.compile(r"\(\s*([A-Za-z][A-Za-z0-9-]{1,9})\s*[);,]")
-#: A word of running text; it and each of its hyphenated parts may be an acronym ("MaxMin-RLHF").
-_SURFACE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+#: A word of running text with two capitals or more; it and each of its hyphenated parts may
+#: be an acronym ("MaxMin-RLHF"). Lowercase words are skipped by the pattern itself, which
+#: keeps indexing 100,000 titles fast.
+_SURFACE = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*")
 #: Where a long form cannot reach back past.
 _CLAUSE_BREAK = re.compile(r"[.;:!?()\[\]]")
 #: An acronym must win this share of its definitions for papers that only use the acronym to
