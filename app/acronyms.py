@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from app.text import STOPWORDS, content_terms
@@ -42,6 +42,23 @@ def acronym_key(surface: str) -> str | None:
     if sum(ch.isupper() for ch in token) < 2 or not token[0].isalpha():
         return None
     return token
+
+
+def acronyms_in(text: str) -> Iterator[str]:
+    """Every acronym the text uses, by its key, hyphenated parts included ("MaxMin-RLHF")."""
+    for match in _SURFACE.finditer(text):
+        word = match.group(0)
+        for surface in (word, *word.split("-")) if "-" in word else (word,):
+            key = acronym_key(surface)
+            if key is not None:
+                yield key
+
+
+def contains_phrase(terms: Sequence[str], phrase: Sequence[str], start: int | None = None) -> bool:
+    """Whether ``phrase`` (stemmed terms) occurs in ``terms`` in order, at ``start`` or anywhere."""
+    n = len(phrase)
+    starts = range(len(terms) - n + 1) if start is None else (start,)
+    return n > 0 and any(tuple(terms[i : i + n]) == tuple(phrase) for i in starts)
 
 
 def long_form_before(acronym: str, text: str) -> str | None:
@@ -164,14 +181,11 @@ class AcronymGlossary:
                     have.add(term)
                     extra.append(term)
 
-        for match in _SURFACE.finditer(text):
-            word = match.group(0)
-            for surface in (word, *word.split("-")) if "-" in word else (word,):
-                key = acronym_key(surface)
-                if key is not None and key in self.meaning:
-                    add(self.meaning[key])
+        for key in acronyms_in(text):
+            if key in self.meaning:
+                add(self.meaning[key])
         for position, term in enumerate(terms):
             for long_terms in self._by_first_term.get(term, ()):
-                if tuple(terms[position : position + len(long_terms)]) == long_terms:
+                if contains_phrase(terms, long_terms, start=position):
                     add([self.abbreviation[long_terms]])
         return extra

@@ -26,6 +26,11 @@ def indexed_text(record: PaperRecord) -> str:
     return f"{title}. {title}. {' ; '.join(record.authors)}. {record.abstract or ''}"
 
 
+def definition_text(record: PaperRecord) -> str:
+    """Where a paper may define acronyms: its title and abstract (not its author names)."""
+    return f"{record.title or ''}. {record.abstract or ''}"
+
+
 class KeywordIndex:
     """BM25 scores for every paper, plus document frequencies for weighting evidence."""
 
@@ -36,7 +41,7 @@ class KeywordIndex:
         corpus = [content_terms(text) for text in texts]
         #: Acronyms the listings define; each paper is indexed under both forms of them.
         self.glossary = (
-            AcronymGlossary.learn(f"{r.title or ''}. {r.abstract or ''}" for r in records)
+            AcronymGlossary.learn(definition_text(r) for r in records)
             if expand_acronyms
             else AcronymGlossary()
         )

@@ -13,20 +13,18 @@ site's find-in-page, unlimited, so it is not held back by a top-k).
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.acronyms import acronym_key, definitions
-from app.keyword import KeywordIndex
+from app.acronyms import acronym_key, acronyms_in, contains_phrase, definitions
+from app.keyword import KeywordIndex, definition_text
 from app.text import content_terms
 from ingest.records import PaperRecord
 
 #: Fewest and most papers an acronym must be used by to be a case.
 MIN_PAPERS, MAX_PAPERS = 3, 50
-_WORD = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -36,35 +34,22 @@ class AcronymCase:
     silver: frozenset[str]
 
 
-def _paper_text(record: PaperRecord) -> str:
-    return f"{record.title or ''}. {record.abstract or ''}"
-
-
 def _uses_acronym(text: str, acronym: str) -> bool:
-    for word in _WORD.findall(text):
-        for part in (word, *word.split("-")):
-            if acronym_key(part) == acronym:
-                return True
-    return False
-
-
-def _uses_phrase(terms: Sequence[str], phrase: Sequence[str]) -> bool:
-    n = len(phrase)
-    return n > 0 and any(tuple(terms[i : i + n]) == tuple(phrase) for i in range(len(terms) - n + 1))
+    return any(key == acronym for key in acronyms_in(text))
 
 
 def cases(records: Sequence[PaperRecord], glossary_meaning: dict[str, tuple[str, ...]]) -> list[AcronymCase]:
     """One case per defined, unambiguous acronym that 3 to 50 papers use in either form."""
     surface: dict[str, str] = {}
     for record in records:
-        for key, long_form in definitions(_paper_text(record)):
+        for key, long_form in definitions(definition_text(record)):
             if key in glossary_meaning and tuple(content_terms(long_form)) == glossary_meaning[key]:
                 surface.setdefault(key, long_form)
-    texts = [(r.id, _paper_text(r), content_terms(_paper_text(r))) for r in records]
+    texts = [(r.id, definition_text(r), content_terms(definition_text(r))) for r in records]
     out = []
     for key, long_form in sorted(surface.items()):
         phrase = glossary_meaning[key]
-        silver = frozenset(pid for pid, text, terms in texts if _uses_acronym(text, key) or _uses_phrase(terms, phrase))
+        silver = frozenset(pid for pid, text, terms in texts if _uses_acronym(text, key) or contains_phrase(terms, phrase))
         if MIN_PAPERS <= len(silver) <= MAX_PAPERS:
             out.append(AcronymCase(key, long_form.lower(), silver))
     return out
@@ -90,7 +75,7 @@ def _phrase_search(records: Sequence[PaperRecord], question_text: str) -> set[st
     phrase = content_terms(question_text)
     acronym = acronym_key(question_text) if len(question_text.split()) == 1 else None
     return {r.id for r in records
-            if (acronym and _uses_acronym(_paper_text(r), acronym)) or _uses_phrase(content_terms(_paper_text(r)), phrase)}  # fmt: skip
+            if (acronym and _uses_acronym(definition_text(r), acronym)) or contains_phrase(content_terms(definition_text(r)), phrase)}  # fmt: skip
 
 
 def measure(pc: Any) -> dict[str, Any]:
