@@ -30,6 +30,23 @@ class FilteredVectors:
     def __init__(self, fetch: Callable[[list[str]], dict[str, np.ndarray]]) -> None:
         self._fetch = fetch
         self._subsets: OrderedDict[tuple, tuple[np.ndarray, np.ndarray, list[str]]] = OrderedDict()
+        #: Paper -> (its subset's matrix, first row, end row), over every cached subset.
+        self._rows: dict[str, tuple[np.ndarray, int, int]] = {}
+
+    def cached(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Chunk vectors (unit length) of those papers that a cached subset holds.
+
+        Feedback (:meth:`~app.search.HybridSearcher._chunk_vectors`) asks for the vectors of
+        the best-ranked papers, which for a filtered question are papers of this subset:
+        reading them here spares a store round trip and a second copy in memory.
+        """
+        found = {}
+        for pid in paper_ids:
+            row = self._rows.get(pid)
+            if row is not None:
+                matrix, start, end = row
+                found[pid] = matrix[start:end]
+        return found
 
     def similarities(self, key: tuple, paper_ids: Callable[[], Sequence[str]], vector: np.ndarray,
                      depth: int) -> dict[str, float]:  # fmt: skip
@@ -66,4 +83,13 @@ class FilteredVectors:
         self._subsets[key] = (matrix, starts, owners)
         while len(self._subsets) > MAX_SUBSETS:
             self._subsets.popitem(last=False)
+        self._index_rows()
         return self._subsets[key]
+
+    def _index_rows(self) -> None:
+        """Rebuild the paper -> rows map after the cached subsets changed."""
+        self._rows = {}
+        for matrix, starts, owners in self._subsets.values():
+            ends = [*starts[1:], len(matrix)]
+            for pid, start, end in zip(owners, starts, ends):
+                self._rows.setdefault(pid, (matrix, int(start), int(end)))

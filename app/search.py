@@ -240,13 +240,16 @@ class HybridSearcher:
 
     def _chunk_vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
         """Chunk vectors of these papers, fetched from the store once and then kept: the
-        same few hundred papers come back for question after question."""
-        missing = [pid for pid in paper_ids if pid not in self._vectors]
+        same few hundred papers come back for question after question. Papers of a filtered
+        subset already in memory (:mod:`app.exact_dense`) are read from there."""
+        found = self._filtered.cached(paper_ids)
+        missing = [pid for pid in paper_ids if pid not in found and pid not in self._vectors]
         if missing:
             if len(self._vectors) > VECTOR_CACHE_PAPERS:
                 self._vectors.clear()
             self._vectors.update(self.store.chunk_vectors(missing))
-        return {pid: self._vectors[pid] for pid in paper_ids if pid in self._vectors}
+        found.update((pid, self._vectors[pid]) for pid in paper_ids if pid not in found and pid in self._vectors)
+        return {pid: found[pid] for pid in paper_ids if pid in found}
 
     def _dense_similarities(
         self, vector: np.ndarray | None, filters: dict[str, str | int], allowed: np.ndarray
