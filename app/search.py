@@ -249,7 +249,7 @@ class HybridSearcher:
                 self._vectors.clear()
             self._vectors.update(self.store.chunk_vectors(missing))
         found.update((pid, self._vectors[pid]) for pid in paper_ids if pid not in found and pid in self._vectors)
-        return {pid: found[pid] for pid in paper_ids if pid in found}
+        return found
 
     def _dense_similarities(
         self, vector: np.ndarray | None, filters: dict[str, str | int], allowed: np.ndarray

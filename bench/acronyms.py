@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.acronyms import acronym_key, acronyms_in, contains_phrase, definitions
+from app.acronyms import acronyms_in, contains_phrase, definitions
 from app.keyword import KeywordIndex, definition_text
 from app.text import content_terms
 from ingest.records import PaperRecord
@@ -34,22 +34,35 @@ class AcronymCase:
     silver: frozenset[str]
 
 
-def _uses_acronym(text: str, acronym: str) -> bool:
-    return any(key == acronym for key in acronyms_in(text))
+#: (paper id, title + abstract, its content terms): computed once per measurement.
+PaperTexts = list[tuple[str, str, list[str]]]
 
 
-def cases(records: Sequence[PaperRecord], glossary_meaning: dict[str, tuple[str, ...]]) -> list[AcronymCase]:
+def paper_texts(records: Sequence[PaperRecord]) -> PaperTexts:
+    return [(r.id, text, content_terms(text)) for r in records for text in (definition_text(r),)]
+
+
+def with_acronym(texts: PaperTexts, acronym: str) -> set[str]:
+    """Papers whose title or abstract uses the acronym (case-sensitively, plurals included)."""
+    return {pid for pid, text, _ in texts if any(key == acronym for key in acronyms_in(text))}
+
+
+def with_phrase(texts: PaperTexts, phrase: Sequence[str]) -> set[str]:
+    """Papers whose title or abstract holds these stemmed words in order."""
+    return {pid for pid, _, terms in texts if contains_phrase(terms, phrase)}
+
+
+def cases(records: Sequence[PaperRecord], glossary_meaning: dict[str, tuple[str, ...]],
+          texts: PaperTexts) -> list[AcronymCase]:  # fmt: skip
     """One case per defined, unambiguous acronym that 3 to 50 papers use in either form."""
     surface: dict[str, str] = {}
-    for record in records:
-        for key, long_form in definitions(definition_text(record)):
+    for _, text, _ in texts:
+        for key, long_form in definitions(text):
             if key in glossary_meaning and tuple(content_terms(long_form)) == glossary_meaning[key]:
                 surface.setdefault(key, long_form)
-    texts = [(r.id, definition_text(r), content_terms(definition_text(r))) for r in records]
     out = []
     for key, long_form in sorted(surface.items()):
-        phrase = glossary_meaning[key]
-        silver = frozenset(pid for pid, text, terms in texts if _uses_acronym(text, key) or contains_phrase(terms, phrase))
+        silver = frozenset(with_acronym(texts, key) | with_phrase(texts, glossary_meaning[key]))
         if MIN_PAPERS <= len(silver) <= MAX_PAPERS:
             out.append(AcronymCase(key, long_form.lower(), silver))
     return out
@@ -70,28 +83,22 @@ def _score(found: dict[str, set[str]], case: AcronymCase) -> dict[str, float]:
     return row
 
 
-def _phrase_search(records: Sequence[PaperRecord], question_text: str) -> set[str]:
-    """Every paper whose title or abstract contains the typed words in order (find-in-page)."""
-    phrase = content_terms(question_text)
-    acronym = acronym_key(question_text) if len(question_text.split()) == 1 else None
-    return {r.id for r in records
-            if (acronym and _uses_acronym(definition_text(r), acronym)) or contains_phrase(content_terms(definition_text(r)), phrase)}  # fmt: skip
-
-
 def measure(pc: Any) -> dict[str, Any]:
     """Silver recall and precision per phrasing, and how alike the two answers are, per system."""
     searcher = pc.searcher
     records = searcher.records
     expanded = searcher.keyword
-    found_cases = cases(records, expanded.glossary.meaning)
+    texts = paper_texts(records)
+    found_cases = cases(records, expanded.glossary.meaning, texts)
     rows: dict[str, list[dict[str, float]]] = {"paperchat": [], "paperchat, acronyms not expanded": [],
                                                "phrase search (find-in-page)": []}  # fmt: skip
     plain = KeywordIndex(records, expand_acronyms=False)
     for system in rows:
         if system == "phrase search (find-in-page)":
-            for case in found_cases:
-                typed = {"acronym": case.acronym, "long form": case.long_form}
-                rows[system].append(_score({k: _phrase_search(records, v) for k, v in typed.items()}, case))
+            for case in found_cases:  # find-in-page of what was typed (any case), or the acronym
+                typed = with_acronym(texts, case.acronym) | with_phrase(texts, content_terms(case.acronym))
+                found = {"acronym": typed, "long form": with_phrase(texts, content_terms(case.long_form))}
+                rows[system].append(_score(found, case))
             continue
         searcher.keyword = plain if system == "paperchat, acronyms not expanded" else expanded
         try:
