@@ -6,6 +6,7 @@ configured it is what answers. Everything it writes comes from stored records.
 
 from __future__ import annotations
 
+from app.affiliations import affiliation_evidence, narrowing_note
 from app.evidence import best_sentence
 from app.papers import NEAREST_HEADING, NO_ANSWER, Answer, Paper, short_authors
 from app.search import SearchResult
@@ -17,13 +18,23 @@ NAME = "extractive"
 def matched_line(result: SearchResult) -> str:
     """'3 of 144 papers searched matched.' — shown with every list answer."""
     noun = "paper" if result.searched == 1 else "papers"
-    return f"{result.matched} of {result.searched} {noun} searched matched."
+    line = f"{result.matched} of {result.searched} {noun} searched matched."
+    if result.affiliations:
+        line += f" Only {narrowing_note(result.affiliations)} were considered."
+    return line
 
 
 def attach_evidence(result: SearchResult, idf) -> list[Paper]:
-    """Give each kept paper the abstract sentence that best supports it."""
+    """Give each kept paper the abstract sentence that best supports it; for a question that
+    only names an institution (or a paper without an abstract), its authors' institutions
+    that were named."""
     for paper in result.papers:
-        paper.evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
+        evidence = None
+        if not result.intent.institution_only:
+            evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
+        if evidence is None and result.affiliations:
+            evidence = affiliation_evidence(paper.affiliations, paper.domains, result.affiliations)
+        paper.evidence = evidence
     return result.papers
 
 

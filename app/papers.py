@@ -53,6 +53,10 @@ class Paper:
     sources: list[dict[str, Any]] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
     evidence: str | None = None
+    #: The authors' institutions as the listing names them (empty when it names none).
+    affiliations: list[str] = field(default_factory=list)
+    #: Their web domains; not in the JSON (they back "Which papers are from CMU?").
+    domains: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_record(cls, record: PaperRecord, score: float = 0.0) -> Paper:
@@ -70,6 +74,8 @@ class Paper:
                 {"file": s.file, "entry": s.entry, "format": s.format, "line": s.line} for s in record.sources
             ],
             links=dict(record.links),
+            affiliations=list(record.affiliations),
+            domains=list(record.domains),
         )
 
     @property
@@ -100,6 +106,7 @@ class Paper:
             "sources": self.sources,
             "citation": self.citation,
             "links": self.links,
+            "affiliations": self.affiliations,
         }
         if with_evidence:
             data["evidence"] = self.evidence

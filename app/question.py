@@ -58,6 +58,14 @@ class QuestionIntent:
     wants_list: bool
     implied_filters: dict[str, str | int] = field(default_factory=dict)
     single_author_only: bool = False
+    #: The question names an institution and no topic ("Which papers are from MIT?"):
+    #: every paper of it answers (set by the searcher, which knows the institutions).
+    institution_only: bool = False
+
+    @property
+    def structural(self) -> bool:
+        """Answered by which papers fit, not by how well they match a topic."""
+        return self.single_author_only or self.institution_only
 
 
 def implied_filters(

@@ -88,7 +88,7 @@ def decide(
         return [], {**debug, "reason": "no candidates"}
     if has_author_match:
         return [c for c in candidates if c.author_match], {**debug, "reason": "author names"}
-    if intent.single_author_only:
+    if intent.structural:
         return [c for c in candidates if c.structural_match], {**debug, "reason": "structural"}
 
     top_dense = max(c.dense for c in candidates)

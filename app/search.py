@@ -2,7 +2,8 @@
 
 Each leg is good at something the other misses: embeddings find paraphrases, BM25 finds
 exact terms, acronyms and numbers, and only the authors field can answer "which orals did
-X write". Rankings are fused with reciprocal rank fusion (one hit per paper), and then a
+X write". An institution named in the question ("from Google DeepMind") narrows the search
+to its papers, like a filter (:mod:`app.affiliations`). Rankings are fused with reciprocal rank fusion (one hit per paper), and then a
 relevance decision (:mod:`app.relevance`) says how many of them the answer should list, so
 a list question is answered completely rather than cut at a fixed top-k.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from app import exact_dense
+from app.affiliations import AffiliationIndex, AffiliationMatch, names_only, narrowing_note, without_mentions
 from app.authors import AuthorIndex
 from app.keyword import KeywordIndex
 from app.papers import Paper
@@ -120,6 +122,8 @@ class SearchResult:
     #: The question's keywords as keyword search read them (both forms of an acronym), for
     #: picking evidence; empty means "the question's own words".
     terms: frozenset[str] = frozenset()
+    #: Institutions the question named; the papers searched were narrowed to theirs.
+    affiliations: list[AffiliationMatch] = field(default_factory=list)
 
     @property
     def matched(self) -> int:
@@ -148,6 +152,7 @@ class HybridSearcher:
         self.position = {r.id: i for i, r in enumerate(self.records)}
         self.keyword = KeywordIndex(self.records)
         self.authors = AuthorIndex(self.records)
+        self.affiliations = AffiliationIndex(self.records)
         self.venues = {r.venue for r in self.records if r.venue}
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
@@ -164,28 +169,38 @@ class HybridSearcher:
     def search(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> SearchResult:
         """Rank papers for a question; ``k`` caps the list, otherwise relevance decides."""
         filters = validate_filters(where)
-        intent = read_intent(question, self.venues, self.years, self.statuses)
+        institutions = self.affiliations.find(question)
+        topic_question = without_mentions(question, institutions) if institutions else question
+        intent = read_intent(topic_question, self.venues, self.years, self.statuses)
+        intent.institution_only = bool(institutions) and names_only(question, institutions)
         implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
         effective = {**implied, **filters}
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
+        subset_key: tuple = tuple(sorted(effective.items()))
+        if institutions:
+            named = frozenset().union(*(m.paper_ids for m in institutions))
+            allowed &= np.fromiter((r.id in named for r in self.records), dtype=bool, count=len(self.records))
+            subset_key += (("institutions", named),)
 
-        vector = self._query_vector(question)
+        vector = self._query_vector(topic_question)
         notices: list[str] = []
+        if institutions:
+            notices.append(f"Searched only {narrowing_note(institutions)}: {int(allowed.sum())} papers.")
         try:
-            dense = self._dense_similarities(vector, effective, allowed)
+            dense = self._dense_similarities(vector, subset_key, allowed, restricted=bool(institutions))
         except StoreUnavailableError as error:
             # The catalogue and the BM25 index are in memory: answer from keywords alone
             # rather than not at all, and say so; the next question tries the server again.
             vector, dense = None, {}
             notices.append(f"Keyword search only, so paraphrases may be missed: {error}")
-        keyword_scores = self.keyword.scores(question) if question.strip() else np.zeros(len(self.records))
+        keyword_scores = self.keyword.scores(topic_question) if topic_question.strip() else np.zeros(len(self.records))
         keyword_scores = np.where(allowed, keyword_scores, 0.0)
         author_hits = self._author_papers(question, allowed)
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
-        if vector is not None and candidates and not author_hits and not intent.single_author_only:
+        if vector is not None and candidates and not author_hits and not intent.structural:
             try:
                 expanded = self._expanded_similarities(vector, candidates)
             except StoreUnavailableError:
@@ -203,6 +218,7 @@ class HybridSearcher:
         papers = [self._paper(c) for c in kept]
         return SearchResult(
             question=question,
+            affiliations=institutions,
             papers=papers,
             searched=searched,
             filters=effective,
@@ -252,18 +268,22 @@ class HybridSearcher:
         return found
 
     def _dense_similarities(
-        self, vector: np.ndarray | None, filters: dict[str, str | int], allowed: np.ndarray
+        self, vector: np.ndarray | None, subset_key: tuple, allowed: np.ndarray, restricted: bool = False
     ) -> dict[str, float]:
-        """Best chunk similarity per paper among the nearest chunks (of papers the filters keep)."""
+        """Best chunk similarity per paper among the nearest chunks of the papers ``allowed``
+        keeps: the metadata filters in ``subset_key`` and, when ``restricted``, a set of
+        papers no Chroma filter can express (an institution's)."""
         if vector is None:
             return {}
-        if filters and int(allowed.sum()) <= exact_dense.MAX_PAPERS:
-            key = tuple(sorted(filters.items()))
+        if subset_key and int(allowed.sum()) <= exact_dense.MAX_PAPERS:
             kept = lambda: [self.records[i].id for i in np.flatnonzero(allowed)]  # noqa: E731
-            return self._filtered.similarities(key, kept, vector, LEG_DEPTH * 2)
+            return self._filtered.similarities(subset_key, kept, vector, LEG_DEPTH * 2)
+        filters = {key: value for key, value in subset_key if key in FILTER_FIELDS}
         best: dict[str, float] = {}
         for hit in self.store.query(vector, n_results=LEG_DEPTH * 2, where=chroma_where(filters)):
-            if hit.paper_id in self.by_id and hit.similarity > best.get(hit.paper_id, -1.0):
+            if hit.paper_id not in self.by_id or (restricted and not allowed[self.position[hit.paper_id]]):
+                continue
+            if hit.similarity > best.get(hit.paper_id, -1.0):
                 best[hit.paper_id] = hit.similarity
         return best
 
@@ -287,6 +307,8 @@ class HybridSearcher:
         pool = set(dense_rank) | set(keyword_rank) | author_hits
         if intent.single_author_only:
             pool = {r.id for r, ok in zip(self.records, allowed) if ok and len(r.authors) == 1}
+        elif intent.institution_only:
+            pool = {self.records[i].id for i in np.flatnonzero(allowed)}
         top_keyword = float(keyword_scores.max()) if keyword_scores.size else 0.0
         question_terms = set(content_terms(intent.text))
         rows = [self.position[pid] for pid in pool]
@@ -311,7 +333,7 @@ class HybridSearcher:
                     keyword_share=keyword_score / top_keyword if top_keyword > 0 else 0.0,
                     coverage=coverage[pid],
                     author_match=pid in author_hits,
-                    structural_match=intent.single_author_only,
+                    structural_match=intent.structural,
                 )
             )
         candidates.sort(key=lambda c: (c.author_match or c.structural_match, c.fused), reverse=True)

@@ -481,7 +481,8 @@ def combine(target: PaperRecord, other: PaperRecord) -> None:
     Every rule keeps what ``target`` has and only fills or grows it, so folding the same
     record in twice changes nothing: title and authors are filled if missing, the longer
     abstract wins (a listing may truncate), venue/year/status are filled if missing, links
-    are united with ``target`` winning per kind, and sources are united in order.
+    are united with ``target`` winning per kind, and sources, affiliations and domains are
+    united in order.
     """
     target.title = target.title or other.title
     if other.abstract and len(other.abstract) > len(target.abstract or ""):
@@ -496,11 +497,15 @@ def combine(target: PaperRecord, other: PaperRecord) -> None:
     for source in other.sources:
         if source not in target.sources:
             target.sources.append(source)
+    for name in ("affiliations", "domains"):
+        mine: list[str] = getattr(target, name)
+        mine.extend(value for value in getattr(other, name) if value not in mine)
 
 
 def _copy(record: PaperRecord) -> PaperRecord:
     """A copy whose lists and dicts can be changed without touching the caller's record."""
     return replace(
         record, authors=list(record.authors), links=dict(record.links),
-        sources=list(record.sources),
+        sources=list(record.sources), affiliations=list(record.affiliations),
+        domains=list(record.domains),
     )

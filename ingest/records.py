@@ -55,6 +55,11 @@ class PaperRecord:
     links: dict[str, str] = field(default_factory=dict)
     sources: list[SourceRef] = field(default_factory=list)
     id: str = ""
+    #: Institutions of the authors, each once, in the listing's order (paperlists ``aff``).
+    affiliations: list[str] = field(default_factory=list)
+    #: Their web domains (paperlists ``aff_domain``: "mit.edu"), each once: they name an
+    #: institution the way people abbreviate it ("MIT", "CMU", "KAIST").
+    domains: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str | None:
@@ -74,6 +79,13 @@ class PaperRecord:
         data["authors"] = list(self.authors)
         data["links"] = dict(self.links)
         data["sources"] = [{f.name: getattr(s, f.name) for f in fields(s)} for s in self.sources]
+        for key in ("affiliations", "domains"):
+            # Left out when empty, so a record without them hashes as it did before they
+            # existed and re-ingesting an older store does not embed it all again.
+            if data[key]:
+                data[key] = list(data[key])
+            else:
+                del data[key]
         return data
 
     @classmethod
@@ -89,6 +101,8 @@ class PaperRecord:
             links=dict(data.get("links") or {}),
             sources=sources,
             id=data.get("id", ""),
+            affiliations=list(data.get("affiliations") or []),
+            domains=list(data.get("domains") or []),
         )
 
     def to_json(self) -> str:

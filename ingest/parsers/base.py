@@ -169,6 +169,30 @@ def split_authors(text: str, separator: str) -> list[str]:
     return [name.strip() for name in text.split(separator) if name.strip()]
 
 
+def distinct_values(value: object) -> list[str] | None:
+    """Each distinct non-blank text of ``"A;B;A"`` or ``["A", "B"]``, in order of first use.
+
+    Used for affiliations and their domains, which paperlists gives once per author (so the
+    same institution repeats); ``None`` when the value has another shape (the caller reports
+    it), ``[]`` when it is absent.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items: list[object] = list(split_authors(value, ";"))
+    elif isinstance(value, list):
+        items = list(value)
+    else:
+        return None
+    seen: dict[str, None] = {}
+    for item in items:
+        if not isinstance(item, str):
+            return None
+        if item.strip():
+            seen.setdefault(" ".join(item.split()), None)
+    return list(seen)
+
+
 #: Keys that hold an author's name when a JSON listing gives authors as objects (OpenReview,
 #: Semantic Scholar and most APIs export ``[{"name": "Ada Lovelace", ...}]``).
 AUTHOR_NAME_KEYS = ("name", "fullname", "full_name")

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ingest.parsers.base import ListingParseError, ParseResult, author_list, split_authors
+from ingest.parsers.base import ListingParseError, ParseResult, author_list, distinct_values, split_authors
 from ingest.records import PaperRecord, SourceRef
 
 FORMAT = "paperlists"
@@ -191,7 +191,17 @@ def _record(item: Any) -> PaperRecord:
         abstract=_text(item, "abstract"),
         status=_text(item, "status"),
         links={kind: url for kind, url in links.items() if url},
+        affiliations=_values(item, "aff"),
+        domains=[d.lower() for d in _values(item, "aff_domain")],
     )
+
+
+def _values(item: dict[str, Any], key: str) -> list[str]:
+    """The distinct values of a ``"A;B"`` (or list) field such as ``aff``; wrong shapes are an error."""
+    values = distinct_values(item.get(key))
+    if values is None:
+        raise _BadEntry(f"'{key}' is a JSON {_json_type(item.get(key))}, expected text or a list of text")
+    return values
 
 
 def _text(item: dict[str, Any], key: str) -> str | None:

@@ -3,7 +3,9 @@
 This is the escape hatch for listings in no known site format: a person can export their own
 list with columns ``title``, ``authors`` (``"A; B"``, or a JSON list in JSONL; ``author`` is
 accepted too), ``abstract``, and optionally ``venue``, ``year``, ``status`` and links
-(``url``/``site``, ``pdf``, ``openreview``/``or``, ``proceeding``). Column names are matched
+(``url``/``site``, ``pdf``, ``openreview``/``or``, ``proceeding``) and the authors'
+institutions (``affiliations``/``aff``, and their web domains ``domains``/``aff_domain``,
+``"A; B"`` or a JSON list). Column names are matched
 case-insensitively because spreadsheets capitalise them.
 """
 
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.parsers.base import ListingParseError, ParseResult, author_list, split_authors
+from ingest.parsers.base import ListingParseError, ParseResult, author_list, distinct_values, split_authors
 from ingest.records import PaperRecord, SourceRef
 
 #: The columns that make a row a paper; a table needs at least one of them.
@@ -212,7 +214,19 @@ def _record(row: dict[str, Any], lists_ok: bool) -> PaperRecord:
     return PaperRecord(
         title=title, authors=authors, abstract=abstract, venue=_text(row, "venue"),
         year=_year(row.get("year")), status=_text(row, "status"), links=links,
+        affiliations=_values(row, ("affiliations", "aff"), lists_ok),
+        domains=[d.lower() for d in _values(row, ("domains", "aff_domain"), lists_ok)],
     )
+
+
+def _values(row: dict[str, Any], keys: tuple[str, ...], lists_ok: bool) -> list[str]:
+    """The distinct values of the first of ``keys`` the row fills (``"A; B"``, or a list in JSONL)."""
+    key = next((k for k in keys if row.get(k) not in (None, "")), keys[0])
+    value = row.get(key)
+    values = distinct_values(value if lists_ok or value is None else _text(row, key))
+    if values is None:
+        raise _BadRow(f"'{key}' must be text (\"A; B\") or a list of text, not {type(value).__name__} {value!r}")
+    return values
 
 
 def _text(row: dict[str, Any], key: str) -> str | None:
