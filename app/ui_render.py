@@ -32,6 +32,8 @@ __all__ = [
 
 #: Authors listed on a card before "et al.".
 CARD_AUTHORS = 12
+#: Institutions a card names before "and N more".
+CARD_AFFILIATIONS = 6
 #: Closes an extractive answer in the chat, whose evidence is on the cards beside it.
 PAPER_LIST_HINT = "Why each paper matched: its card in the sources panel."
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
@@ -229,6 +231,16 @@ def authors_line(paper: Paper) -> str:
     return esc(shown)
 
 
+def affiliations_line(paper: Paper) -> str:
+    """The authors' institutions, when the listing names them (up to :data:`CARD_AFFILIATIONS`)."""
+    if not paper.affiliations:
+        return ""
+    shown = "; ".join(paper.affiliations[:CARD_AFFILIATIONS])
+    if len(paper.affiliations) > CARD_AFFILIATIONS:
+        shown += f" and {len(paper.affiliations) - CARD_AFFILIATIONS} more"
+    return f'<div class="pc-affiliations">{esc(shown)}</div>'
+
+
 def relevance(paper: Paper, rank: int, count: int) -> str:
     """'rank 1 of 4', with the raw score named in a tooltip; ranks agree with the CSV export."""
     tip = (
@@ -287,6 +299,7 @@ def source_card(number: int | None, paper: Paper, rank: int = 1, count: int = 1)
     return (
         f"{head}{card_title(paper)}</div>"
         f'<div class="pc-authors">{authors_line(paper)}</div>'
+        f"{affiliations_line(paper)}"
         f'<div class="pc-meta"><span class="pc-badge">{meta}</span>{score}</div>'
         f"{evidence}"
         f'<details class="pc-abstract"><summary>Full abstract (evidence highlighted)</summary>'
@@ -339,6 +352,7 @@ PAGE_CSS = """
 .pc-num { color: var(--color-accent); margin-right: 0.2em; }
 .pc-untitled { font-style: italic; font-weight: 500; }
 .pc-authors { color: var(--body-text-color-subdued); margin: 0.2em 0; }
+.pc-affiliations { color: var(--body-text-color-subdued); font-size: 0.9em; margin: 0 0 0.2em; }
 .pc-meta { display: flex; gap: 0.8em; align-items: center; font-size: 0.9em; flex-wrap: wrap; }
 .pc-badge { border-radius: 4px; padding: 0 0.4em; background: var(--background-fill-primary);
   border: 1px solid var(--border-color-primary); }
