@@ -68,7 +68,7 @@ _PARENTHESISED = re.compile(r"\(([A-Z][A-Za-z0-9&.-]{1,15})\)")
 #: Institutions an evidence line names before it stops ("…").
 MAX_EVIDENCE_NAMES = 3
 #: Longest run of question words tried as a name fragment.
-MAX_FRAGMENT_WORDS = 6
+MAX_FRAGMENT_WORDS = 10
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,8 @@ class AffiliationIndex:
             return False  # "A", "On", "Do": words, whatever institution they start
         capitalised = all(tokens[k][0][:1].isupper() for k in distinctive)
         if any(folded[k] in self._topic_words for k in distinctive):
-            whole = tuple(folded[k] for k in distinctive) in self._whole_names
+            alias = j - i == 1 and (folded[i] in self._by_domain or tokens[i][0] in self._by_initials)
+            whole = alias or tuple(folded[k] for k in distinctive) in self._whole_names
             return cued and capitalised and whole and not _in_title_case(tokens, i, j, matched)
         return capitalised or cued
 

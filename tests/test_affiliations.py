@@ -189,3 +189,16 @@ def test_a_card_names_the_institutions_as_text() -> None:
     card = source_card(1, Paper.from_record(record))
     assert 'class="pc-affiliations">MIT; &lt;b&gt;Lab&lt;/b&gt;<' in card
     assert "pc-affiliations" not in source_card(1, Paper.from_record(PaperRecord(title="T", id="p2")))
+
+
+def test_a_long_name_asked_in_full_is_found_even_when_its_place_is_a_topic_word() -> None:
+    name = "University of Science and Technology of China"
+    records = [
+        PaperRecord(title="Graph Learning in China", abstract="Road networks of China.", affiliations=[name], id="a"),
+        PaperRecord(title="Other", affiliations=["Peking University"], domains=["pku.edu.cn"], id="b"),
+    ]
+    index = AffiliationIndex(records)
+    [match] = index.find(f"Which papers are from the {name}?")
+    assert match.paper_ids == {"a"}
+    [by_domain] = index.find("Which papers are from PKU?")
+    assert by_domain.paper_ids == {"b"}
