@@ -170,8 +170,8 @@ class AffiliationIndex:
                 if not papers or not self._written_as_name(tokens, folded, i, i + span, used):
                     continue
                 used.update(range(i, i + span))
-                cue = i > 0 and folded[i - 1] in _CUES_BEFORE
-                start = tokens[i - 1][1] if cue else window[0][1]
+                cue = _cue_before(folded, i)
+                start = tokens[cue][1] if cue is not None else window[0][1]
                 ranked = tuple(sorted(names, key=lambda n: (-len(self._papers_of[n]), n)))
                 labels = (folded[i],) if span == 1 and folded[i] in self._by_domain else ()
                 matches.append(AffiliationMatch(
@@ -204,7 +204,7 @@ class AffiliationIndex:
         """
         before = folded[i - 1] if i > 0 else ""
         cued = (
-            before in _CUES_BEFORE
+            _cue_before(folded, i) is not None
             or (before in ("and", "or") and i - 2 in matched)
             or (j < len(tokens) and folded[j] in _CUES_AFTER)
         )
@@ -225,8 +225,16 @@ def _in_title_case(tokens: list[tuple[str, int, int]], i: int, j: int, matched: 
     def capital(k: int) -> bool:
         return 0 < k < len(tokens) and k not in matched and tokens[k][0][:1].isupper()
 
-    before = i - 2 if i > 0 and tokens[i - 1][0].lower() in _CUES_BEFORE else i - 1
-    return capital(before) or capital(j)
+    cue = _cue_before([t.lower() for t, _, _ in tokens], i)
+    return capital(i - 1 if cue is None else cue - 1) or capital(j)
+
+
+def _cue_before(folded: list[str], i: int) -> int | None:
+    """Where the "from" ("at", "by") before word ``i`` is, "the" allowed between: "from the MIT"."""
+    k = i - 1
+    if k >= 0 and folded[k] == "the":
+        k -= 1
+    return k if k >= 0 and folded[k] in _CUES_BEFORE else None
 
 
 def without_mentions(question: str, matches: list[AffiliationMatch]) -> str:
