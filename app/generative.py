@@ -51,7 +51,7 @@ _HOLD_CHARS = 24
 #: No abstract is cut shorter than this; below it, abstracts are left out to fit the context.
 _MIN_ABSTRACT_CHARS = 160
 #: Room a source takes besides its abstract (tags, title, authors, venue).
-_SOURCE_OVERHEAD_CHARS = 220
+_SOURCE_OVERHEAD_CHARS = 260
 
 
 # -- prompt -----------------------------------------------------------------------------------
@@ -62,6 +62,10 @@ def defuse(text: str | None) -> str:
     if not text:
         return ""
     return _FENCE_TAG.sub(r"‹\1", " ".join(text.split()))
+
+
+#: Institutions a source names (a big collaboration lists dozens; the model needs a few).
+SOURCE_AFFILIATIONS = 6
 
 
 def venue_line(paper: Paper) -> str:
@@ -81,6 +85,7 @@ def source_block(number: int, paper: Paper, abstract_chars: int) -> str:
         number=number,
         title=defuse(paper.citation),
         authors=defuse(", ".join(paper.authors)) or "unknown",
+        affiliations=defuse("; ".join(paper.affiliations[:SOURCE_AFFILIATIONS])) or "not given",
         venue=defuse(venue_line(paper)),
         abstract=abstract,
     ).strip()

@@ -16,7 +16,7 @@ from pathlib import Path
 EXPECTED_FIELDS: dict[str, frozenset[str]] = {
     "system": frozenset({"no_answer"}),
     "qa": frozenset({"question", "matched_line", "context", "no_answer"}),
-    "source": frozenset({"number", "title", "authors", "venue", "abstract"}),
+    "source": frozenset({"number", "title", "authors", "affiliations", "venue", "abstract"}),
     "condense": frozenset({"previous_papers", "history", "question"}),
     "extractive": frozenset({"matched_line", "items"}),
 }
