@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +102,9 @@ class IngestReport:
     records: int = 0
     embedded_papers: int = 0
     embedded_chunks: int = 0
+    #: Changed papers whose embedded text did not change (a new link, status or institution):
+    #: written again with the vectors they had, not embedded.
+    rewritten_papers: int = 0
     seconds: float = 0.0
     #: Papers found half-written by an interrupted earlier run and written again, plus
     #: papers whose orphaned chunks (no chunk 0) were removed.
@@ -119,9 +122,10 @@ class IngestReport:
             out.extend(f"  note: {note}" for note in report.notes)
         if self.repaired:
             out.append(f"repaired {self.repaired} papers left half-written by an interrupted ingest")
+        kept = f"; updated {self.rewritten_papers} more whose text was unchanged" if self.rewritten_papers else ""
         out.append(
             f"store: {self.records} papers; embedded {self.embedded_papers} papers "
-            f"({self.embedded_chunks} chunks) in {self.seconds:.1f}s"
+            f"({self.embedded_chunks} chunks){kept} in {self.seconds:.1f}s"
         )
         return out
 
@@ -185,7 +189,8 @@ def ingest_paths(
             else:
                 report.unchanged += 1
 
-        chunks = embed_and_store(changed, store, embedder, show_progress, max_tokens)
+        written = embed_and_store(changed, store, embedder, show_progress, max_tokens, damage.incomplete,
+                                  {r.id: r for r in existing})
         orphans = [c for c in damage.orphans if c.rpartition("#")[0] not in changed_ids]
         if orphans:  # only now: a failed run must leave even the junk as it was
             store.delete_chunks(orphans)
@@ -195,8 +200,9 @@ def ingest_paths(
     return IngestReport(
         files=reports,
         records=len(final),
-        embedded_papers=len(changed),
-        embedded_chunks=chunks,
+        embedded_papers=written.embedded_papers,
+        embedded_chunks=written.embedded_chunks,
+        rewritten_papers=written.reused_papers,
         seconds=time.perf_counter() - started,
         repaired=len(damage.incomplete) + len({c.rpartition("#")[0] for c in damage.orphans}),
     )
@@ -242,8 +248,12 @@ class _Undo:
         self.saved: list[StoredChunks] = []
 
     def before_writing(self, paper_ids: Sequence[str]) -> None:
-        """Snapshot what is stored for these papers; call before each write."""
-        self.saved.append(self.store.snapshot(paper_ids))
+        """Snapshot what is stored for these papers, unless a snapshot taken before any
+        write holds them already; call before each write."""
+        covered = frozenset().union(*(s.paper_ids for s in self.saved))
+        missing = [pid for pid in paper_ids if pid not in covered]
+        if missing:
+            self.saved.append(self.store.snapshot(missing))
         self.written.extend(paper_ids)
 
     def rollback(self, error: BaseException) -> None:
@@ -278,10 +288,26 @@ def _token_budget_batches(order: list[int], texts: Sequence[str]) -> Iterator[li
         yield batch
 
 
+@dataclass
+class WriteCounts:
+    """What :func:`embed_and_store` did: papers and chunks embedded, papers given their old vectors."""
+
+    embedded_papers: int = 0
+    embedded_chunks: int = 0
+    reused_papers: int = 0
+
+
 def embed_and_store(
-    records: Sequence[PaperRecord], store: PaperStore, embedder: Embedder, show_progress: bool, max_tokens: int
-) -> int:
-    """Chunk, embed and upsert records in batches; returns the number of chunks embedded.
+    records: Sequence[PaperRecord], store: PaperStore, embedder: Embedder, show_progress: bool, max_tokens: int,
+    damaged: Iterable[str] = (), previous: Mapping[str, PaperRecord] | None = None,
+) -> WriteCounts:
+    """Chunk, embed and upsert records in batches.
+
+    A stored paper whose chunks read exactly as its ``previous`` record's did (only its
+    links, status, sources or institutions changed) keeps its vectors: embedding is the
+    whole cost of an ingest, and the same text gives the same vectors (the store was opened
+    with this embedder and chunking). Papers in ``damaged`` (half-written by an interrupted
+    run) are always embedded again.
 
     A batch is written by one writer thread while the next one is embedded: Chroma's writes
     (SQLite, its log) leave the cores partly idle, and the model fills them (whole ingest of
@@ -291,21 +317,36 @@ def embed_and_store(
     All or nothing: if anything raises (including ``KeyboardInterrupt``), the write in flight
     is let finish and the batches already written are undone before the exception continues.
     """
-    total = 0
+    counts = WriteCounts()
     planned = [(r, embedding_text_chunks(r, embedder.count_tokens, max_tokens=max_tokens)) for r in records]
     planned = [(r, c) for r, c in planned if c]
-    bar = tqdm(total=sum(len(c) for _, c in planned), unit="chunk", desc="embedding", disable=not show_progress)
     undo = _Undo(store)
+    previous = previous or {}
+    damaged = set(damaged)
+    same_text = [
+        r.id for r, chunks in planned
+        if r.id in previous and r.id not in damaged
+        and embedding_text_chunks(previous[r.id], embedder.count_tokens, max_tokens=max_tokens) == chunks
+    ]
+    before = store.snapshot(same_text) if same_text else StoredChunks(frozenset(), [])
+    undo.saved.append(before)  # what those papers had: taken before any write
+    reusable = _stored_vectors(before, {r.id: len(c) for r, c in planned if r.id in before.paper_ids})
+    bar = tqdm(total=sum(len(c) for r, c in planned if r.id not in reusable), unit="chunk", desc="embedding",
+               disable=not show_progress)
     pending: Future[None] | None = None
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperchat-write")
     try:
         for start in range(0, len(planned), UPSERT_BATCH):
             batch = planned[start : start + UPSERT_BATCH]
-            items = _embedded(batch, embedder, bar)
+            fresh = [(r, c) for r, c in batch if r.id not in reusable]
+            items = _embedded(fresh, embedder, bar)
+            items += [(r, c, reusable[r.id]) for r, c in batch if r.id in reusable]
             if pending is not None:
                 pending.result()  # a failed write stops the run before the next one starts
             pending = writer.submit(_write_batch, store, undo, items)
-            total += sum(len(chunks) for _, chunks in batch)
+            counts.embedded_papers += len(fresh)
+            counts.embedded_chunks += sum(len(chunks) for _, chunks in fresh)
+            counts.reused_papers += len(batch) - len(fresh)
         if pending is not None:
             pending.result()
     except BaseException as error:
@@ -316,7 +357,18 @@ def embed_and_store(
     finally:
         writer.shutdown(wait=True)
         bar.close()
-    return total
+    return counts
+
+
+def _stored_vectors(stored: StoredChunks, chunk_counts: Mapping[str, int]) -> dict[str, np.ndarray]:
+    """Each paper's stored vectors, chunk 0 first, when exactly ``chunk_counts[id]`` are stored."""
+    by_chunk = {chunk_id: vector for chunk_id, _, _, vector in stored.rows}
+    reusable: dict[str, np.ndarray] = {}
+    for paper_id, count in chunk_counts.items():
+        vectors = [by_chunk.get(f"{paper_id}#{i}") for i in range(count)]
+        if f"{paper_id}#{count}" not in by_chunk and all(v is not None for v in vectors):
+            reusable[paper_id] = np.stack(vectors)
+    return reusable
 
 
 def _embedded(

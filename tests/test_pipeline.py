@@ -100,6 +100,42 @@ def test_reingesting_the_same_files_changes_nothing(bundled_store, repo_root, tm
     assert all(results_before), "the questions should find papers, or the comparison is empty"
 
 
+def test_a_paper_whose_text_is_unchanged_keeps_its_vectors_and_one_whose_abstract_changed_is_embedded(
+    tmp_path: Path,
+) -> None:
+    """A new status or institution rewrites the record without embedding it again; a new
+    abstract is embedded (the vectors must follow the text)."""
+    import json
+
+    import numpy as np
+
+    listing = tmp_path / "papers.jsonl"
+    first = [{"title": f"Paper {i} on Sparse Coding", "authors": [f"Ann Bee{i}"],
+              "abstract": f"We study sparse coding of signal family {i} with learned dictionaries."} for i in range(3)]
+    listing.write_text("\n".join(json.dumps(r) for r in first) + "\n")
+    pc = PaperChat(data_dir=tmp_path / "store")
+    pc.ingest([listing], progress=False)
+    ids = [r.id for r in sorted(pc.store().records(), key=lambda r: r.title)]
+    vectors_before = pc.store().chunk_vectors(ids)
+
+    second = [dict(first[0], status="Oral", affiliations=["MIT"]),
+              # longer, as a fuller listing's abstract is (the longer abstract is the one kept)
+              dict(first[1], abstract=first[1]["abstract"] + " We then turn to protein folding, which it predicts well."),
+              first[2]]
+    listing.write_text("\n".join(json.dumps(r) for r in second) + "\n")
+    report = pc.ingest([listing], progress=False)
+
+    assert (report.embedded_papers, report.rewritten_papers) == (1, 1)
+    assert "updated 1 more whose text was unchanged" in report.lines()[-1]
+    vectors_after = pc.store().chunk_vectors(ids)
+    assert np.array_equal(vectors_after[ids[0]], vectors_before[ids[0]])
+    assert not np.allclose(vectors_after[ids[1]], vectors_before[ids[1]])
+    assert np.array_equal(vectors_after[ids[2]], vectors_before[ids[2]])
+    rewritten = {r.id: r for r in pc.store().records()}[ids[0]]
+    assert (rewritten.status, rewritten.affiliations) == ("Oral", ["MIT"])
+    assert pc.search("Which papers study protein folding?")[0].id == ids[1]
+
+
 # ------------------------------------------------------------------------ bad and odd inputs
 
 
