@@ -26,6 +26,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from app.text import STOPWORDS, content_terms, fold
 from ingest.records import PaperRecord
@@ -119,9 +120,8 @@ class AffiliationIndex:
         # ("uc", "berkeley") -> "University of California, Berkeley": initials, then a place
         self._by_initials_and_place: dict[tuple[str, ...], set[str]] = defaultdict(set)
         self._by_domain: dict[str, set[str]] = defaultdict(set)  # "cmu" -> papers
-        self._topic_words: set[str] = set()  # words of titles and abstracts, folded
-        for record in records:
-            self._topic_words.update(fold(t) for t in _WORD.findall(f"{record.title or ''} {record.abstract or ''}"))
+        self._records = list(records)
+        for record in self._records:
             for name in record.affiliations:
                 self._papers_of[name].add(record.id)
             for domain in record.domains:
@@ -132,6 +132,15 @@ class AffiliationIndex:
 
     def __bool__(self) -> bool:
         return bool(self._papers_of or self._by_domain)
+
+    @cached_property
+    def _topic_words(self) -> frozenset[str]:
+        """Words of titles and abstracts, folded: read at the first question that could name
+        an institution, so a store whose listings name none never pays for it."""
+        found: set[str] = set()
+        for record in self._records:
+            found.update(fold(t) for t in _WORD.findall(f"{record.title or ''} {record.abstract or ''}"))
+        return frozenset(found)
 
     def _index_name(self, name: str) -> None:
         tokens = tuple(fold(t) for t in _WORD.findall(name))
