@@ -231,6 +231,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"{stats['records']} papers in {stats['store']} (embedder {stats['embedder']})")
     print(f"  titles: {stats['with_title']} with, {stats['without_title']} without")
     print(f"  abstracts: {stats['with_abstract']} with, {stats['without_abstract']} without")
+    print(f"  institutions: named for {stats['with_affiliations']} (ask \"Which papers are from MIT?\")"
+          if stats["with_affiliations"] else "  institutions: none named in these listings")
     for key in ("by_venue", "by_status", "listings"):
         print(f"  {key.replace('_', ' ')}: " + ", ".join(f"{k}: {v}" for k, v in sorted(stats[key].items())))
     return 0

@@ -304,7 +304,7 @@ class PaperChat:
         return PaperChatEngine(self.query_engine, where=where)
 
     def stats(self) -> dict[str, Any]:
-        """Counts of records, with and without title/abstract, by venue and status."""
+        """Counts of records, with and without title/abstract, with institutions, by venue and status."""
         records = self.searcher.records
         return {
             "records": len(records),
@@ -312,6 +312,7 @@ class PaperChat:
             "without_title": sum(1 for r in records if not r.title),
             "with_abstract": sum(1 for r in records if r.abstract),
             "without_abstract": sum(1 for r in records if not r.abstract),
+            "with_affiliations": sum(1 for r in records if r.affiliations or r.domains),
             "by_venue": dict(Counter(f"{r.venue or '?'} {r.year or '?'}" for r in records)),
             "by_status": dict(Counter(r.status or "?" for r in records)),
             "listings": dict(Counter(s.file for r in records for s in r.sources)),

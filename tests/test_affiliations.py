@@ -165,6 +165,12 @@ def test_asking_for_an_institutions_papers_lists_them_all_with_the_affiliation_a
     assert "Only papers with an author at Stanford University were considered" in answer["answer"]
 
 
+def test_stats_count_the_papers_whose_institutions_are_named(affiliation_store: Path, run_cli) -> None:
+    done = run_cli("stats", "--data-dir", affiliation_store)
+    assert "institutions: named for 8" in done.stdout
+    assert json.loads(run_cli("stats", "--json", "--data-dir", affiliation_store).stdout)["with_affiliations"] == 8
+
+
 def test_the_orals_of_an_institution_match_the_listing(merged_store: Path, shared_dir: Path) -> None:
     """Against the 2,610 ICML 2024 papers: every oral with a Stanford affiliation or a
     stanford.edu address, and no other, read straight from the paperlists file."""

@@ -92,6 +92,7 @@ def test_stats_json_counts_the_store(run_cli, bundled_store):
 
     assert (stats["records"], stats["with_title"], stats["without_title"]) == (144, 25, 119)
     assert stats["with_abstract"] == 144
+    assert stats["with_affiliations"] == 0  # neither text listing names institutions
     assert stats["by_status"] == {"Oral": 144}
     assert stats["by_venue"] == {"ICML 2024": 144}
 
