@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.affiliations import LATENCY_TOPIC
 from bench.quality import METRICS, issue_alternatives
 
 SYSTEM_ORDER = ("paperchat", "llama-index tutorial", "BM25 alone", "dense alone", "BM25 alone + implied filter",
@@ -144,6 +145,37 @@ def acronym_section(results: dict[str, Any]) -> str:
         rows = [[system, *(values.get(k) for k in metrics)] for system, values in m["systems"].items()]
         out += [f"{corpus}: {m['cases']} acronyms ({', '.join(m['acronyms'])}), {m['silver_mean']:.1f} papers each on average.", "",
                 table(["system", *metrics], rows), ""]  # fmt: skip
+    return "\n".join(out)
+
+
+def affiliation_section(results: dict[str, Any]) -> str:
+    """Section 1c: questions that name an institution, against find-in-page."""
+    measured = results.get("affiliations") or {}
+    if not measured:
+        return ""
+    out = ["### Questions that name an institution", "",
+           "Cases come from the listing's affiliations: the most frequent institution names asked as "
+           "written (\"Which papers are from Massachusetts Institute of Technology?\"; silver: the papers "
+           "listing exactly that name), and the most frequent web-domain labels asked as people write them "
+           "(\"Which papers are from SJTU?\"; silver: the papers with an author at that domain). **more "
+           "papers** are found beyond the silver answer: other spellings of the same institution. "
+           "Find-in-page returns every paper whose affiliation text contains the typed words, over the "
+           "names a listing page shows, or over the names and domains of the paperlists file. "
+           "**pasted titles**: each title put into three question forms that name no institution.", ""]  # fmt: skip
+    metrics = ("recall", "min recall", "more papers (median)")
+    for corpus, m in measured.items():
+        out.append(f"{corpus}: {m['with_affiliations']:,} papers name their institutions.")
+        out.append("")
+        for kind, k in m["kinds"].items():
+            rows = [[system, *(v.get(x) for x in metrics)] for system, v in k["systems"].items()]
+            out += [f"{kind}: {len(k['cases'])} cases ({', '.join(k['cases'])}), {k['silver_mean']:.1f} papers each on average.", "",
+                    table(["system", *metrics], rows), ""]  # fmt: skip
+        lat = m["latency_ms"]
+        out += [f"Pasted titles: {m['narrowed']} of {m['probes']:,} questions were narrowed to an institution "
+                f"(e.g. \"{m['narrowed_examples'][0]}\")." if m["narrowed_examples"] else
+                f"Pasted titles: none of {m['probes']:,} questions was narrowed to an institution.",
+                "", f"Institution + topic questions (\"Which papers from MIT study {LATENCY_TOPIC}?\"): search p50 "
+                f"{lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms over {lat['n']} searches.", ""]  # fmt: skip
     return "\n".join(out)
 
 
@@ -303,7 +335,7 @@ def rerun_section(results: dict[str, Any]) -> str:
 
 def render(results: dict[str, Any]) -> str:
     sections = [header(results), targets_section(results), quality_section(results),
-                acronym_section(results), "![quality per question type](quality_by_type.png)", speed_section(results),
+                acronym_section(results), affiliation_section(results), "![quality per question type](quality_by_type.png)", speed_section(results),
                 ingest_section(results), scale_section(results), server_section(results), rerun_section(results)]  # fmt: skip
     return "\n\n".join(sections) + "\n"
 

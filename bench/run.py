@@ -153,12 +153,13 @@ def quality(cfg: Config, points: list[dict[str, Any]], results: dict[str, Any]) 
     """Add the llama-index baseline to the real corpora; the other systems were scored per point."""
     from app.paperchat import PaperChat
     from bench.acronyms import measure as acronym_consistency
+    from bench.affiliations import measure as institution_questions
     from bench.llama_baseline import LlamaIndexSystem
     from bench.quality import behind, evaluate, load_sets, ratios, summary
 
     sets = load_sets()
     results["quality"], results["ratios"], results["ratios_all"], results["llama"] = {}, {}, {}, {}
-    results["behind"], results["acronyms"] = {}, {}
+    results["behind"], results["acronyms"], results["affiliations"] = {}, {}, {}
     for point in (p for p in points if not p["incremental"]):
         corpus = corpus_name(point)
         pc = PaperChat(data_dir=point_dir(cfg, point), llm="extractive")
@@ -176,6 +177,9 @@ def quality(cfg: Config, points: list[dict[str, Any]], results: dict[str, Any]) 
         results["ratios_all"][corpus] = ratios(summaries, alternatives=[n for n in summaries if n != "paperchat"])
         log(f"acronym / long-form consistency over {len(records)} records")
         results["acronyms"][corpus] = acronym_consistency(pc)
+        if (institutions := institution_questions(pc)) is not None:
+            log(f"institution questions over {len(records)} records")
+            results["affiliations"][corpus] = institutions
         llama.close()
         pc.store().close()
 
