@@ -3,8 +3,8 @@
 Each leg is good at something the other misses: embeddings find paraphrases, BM25 finds
 exact terms, acronyms and numbers, and only the authors field can answer "which orals did
 X write". An institution named in the question ("from Google DeepMind") narrows the search
-to its papers, like a filter (:mod:`app.affiliations`). Rankings are fused with reciprocal rank fusion (one hit per paper), and then a
-relevance decision (:mod:`app.relevance`) says how many of them the answer should list, so
+to its papers, like a filter (:mod:`app.affiliations`). Rankings are fused with reciprocal
+rank fusion (one hit per paper), and then a relevance decision (:mod:`app.relevance`) says how many of them the answer should list, so
 a list question is answered completely rather than cut at a fixed top-k.
 """
 
@@ -179,9 +179,7 @@ class HybridSearcher:
         searched = int(allowed.sum())
         subset_key: tuple = tuple(sorted(effective.items()))
         if institutions:
-            named = frozenset().union(*(m.paper_ids for m in institutions))
-            allowed &= np.fromiter((r.id in named for r in self.records), dtype=bool, count=len(self.records))
-            subset_key += (("institutions", named),)
+            allowed, subset_key = self._narrowed(allowed, subset_key, institutions)
 
         vector = self._query_vector(topic_question)
         notices: list[str] = []
@@ -230,6 +228,16 @@ class HybridSearcher:
             nearest=nearest,
             terms=self.keyword.question_terms(intent.text),
         )
+
+    def _narrowed(
+        self, allowed: np.ndarray, subset_key: tuple, institutions: list[AffiliationMatch]
+    ) -> tuple[np.ndarray, tuple]:
+        """The papers ``allowed`` keeps that have an author at a named institution, and the
+        key their subset of vectors is kept under."""
+        named = frozenset().union(*(m.paper_ids for m in institutions))
+        mask = np.zeros(len(self.records), dtype=bool)
+        mask[[self.position[pid] for pid in named if pid in self.position]] = True
+        return allowed & mask, (*subset_key, ("institutions", named))
 
     def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:
         mask = np.ones(len(self.records), dtype=bool)
