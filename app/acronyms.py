@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from app.text import STOPWORDS, content_terms
@@ -34,6 +34,9 @@ _CLAUSE_BREAK = re.compile(r"[.;:!?()\[\]]")
 #: be indexed under its long form ("SAM" is sharpness-aware minimization in some abstracts and
 #: segment anything in others: then neither).
 DOMINANT_SHARE = 2 / 3
+#: Definitions a common acronym's standard meaning counts as: one listing defining it
+#: otherwise leaves the standard meaning dominant (2 of 3), two outvote it.
+COMMON_VOTES = 2
 
 
 def acronym_key(surface: str) -> str | None:
@@ -140,14 +143,20 @@ class AcronymGlossary:
     _by_first_term: dict[str, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def learn(cls, texts: Iterable[str]) -> AcronymGlossary:
-        """Collect the definitions in ``texts`` (titles and abstracts)."""
+    def learn(cls, texts: Iterable[str], common: Mapping[str, str] | None = None) -> AcronymGlossary:
+        """Collect the definitions in ``texts`` (titles and abstracts), plus ``common``
+        acronyms (:mod:`app.common_acronyms`), each counted as :data:`COMMON_VOTES`
+        definitions: the listings' own outvote it when they mean something else."""
         seen: dict[str, Counter[tuple[str, ...]]] = {}
         for text in texts:
             for key, long_form in definitions(text):
                 terms = tuple(content_terms(long_form))
                 if len(terms) >= 2:
                     seen.setdefault(key, Counter())[terms] += 1
+        for acronym, long_form in (common or {}).items():
+            terms = tuple(content_terms(long_form))
+            if (key := acronym_key(acronym)) and len(terms) >= 2:
+                seen.setdefault(key, Counter())[terms] += COMMON_VOTES
         glossary = cls()
         for key, forms in seen.items():
             own = content_terms(key)

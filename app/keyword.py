@@ -16,6 +16,7 @@ import bm25s
 import numpy as np
 
 from app.acronyms import AcronymGlossary
+from app.common_acronyms import COMMON_ACRONYMS
 from app.text import content_terms
 from ingest.records import PaperRecord
 
@@ -34,14 +35,18 @@ def definition_text(record: PaperRecord) -> str:
 class KeywordIndex:
     """BM25 scores for every paper, plus document frequencies for weighting evidence."""
 
-    def __init__(self, records: Sequence[PaperRecord], expand_acronyms: bool = True) -> None:
-        """Index ``records``; ``expand_acronyms=False`` gives plain BM25 (a site's search box)."""
+    def __init__(self, records: Sequence[PaperRecord], expand_acronyms: bool = True,
+                 common_acronyms: bool = True) -> None:  # fmt: skip
+        """Index ``records``; ``expand_acronyms=False`` gives plain BM25 (a site's search box),
+        ``common_acronyms=False`` expands only the acronyms the listings define."""
         self.ids = [r.id for r in records]
         texts = [indexed_text(r) for r in records]
         corpus = [content_terms(text) for text in texts]
-        #: Acronyms the listings define; each paper is indexed under both forms of them.
+        #: Acronyms the listings define, and the field's common ones; each paper is indexed
+        #: under both forms of them.
         self.glossary = (
-            AcronymGlossary.learn(definition_text(r) for r in records)
+            AcronymGlossary.learn((definition_text(r) for r in records),
+                                  common=COMMON_ACRONYMS if common_acronyms else None)
             if expand_acronyms
             else AcronymGlossary()
         )

@@ -9,6 +9,10 @@ are scored against a silver answer: the papers whose title or abstract uses eith
 Systems: paperchat; paperchat with acronym expansion turned off (the ablation); and a
 search box that returns every paper containing the typed words as a phrase (a listing
 site's find-in-page, unlimited, so it is not held back by a top-k).
+
+A second family of cases is the field's common acronyms that the listings never define
+(:mod:`app.common_acronyms`: "MoE" for "mixture of experts"), with one more ablation:
+paperchat expanding only the acronyms the listings define.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.acronyms import acronyms_in, contains_phrase, definitions
+from app.acronyms import acronym_key, acronyms_in, contains_phrase, definitions
+from app.common_acronyms import COMMON_ACRONYMS
 from app.keyword import KeywordIndex, definition_text
 from app.text import content_terms
 from ingest.records import PaperRecord
@@ -68,6 +73,20 @@ def cases(records: Sequence[PaperRecord], glossary_meaning: dict[str, tuple[str,
     return out
 
 
+def common_cases(glossary_meaning: dict[str, tuple[str, ...]], texts: PaperTexts,
+                 defined: set[str]) -> list[AcronymCase]:  # fmt: skip
+    """One case per common acronym the listings do not define that 3 to 50 papers use."""
+    out = []
+    for acronym, long_form in sorted(COMMON_ACRONYMS.items()):
+        key = acronym_key(acronym)
+        if key is None or key in defined or key not in glossary_meaning:
+            continue
+        silver = frozenset(with_acronym(texts, key) | with_phrase(texts, glossary_meaning[key]))
+        if MIN_PAPERS <= len(silver) <= MAX_PAPERS:
+            out.append(AcronymCase(key, long_form.lower(), silver))
+    return out
+
+
 def _questions(case: AcronymCase) -> dict[str, str]:
     return {"acronym": f"Which papers are about {case.acronym}?",
             "long form": f"Which papers are about {case.long_form}?"}  # fmt: skip
@@ -84,15 +103,30 @@ def _score(found: dict[str, set[str]], case: AcronymCase) -> dict[str, float]:
 
 
 def measure(pc: Any) -> dict[str, Any]:
-    """Silver recall and precision per phrasing, and how alike the two answers are, per system."""
+    """Silver recall and precision per phrasing, and how alike the two answers are, per
+    system: for the acronyms the listings define, and (under ``"common"``) for the common
+    acronyms they do not."""
     searcher = pc.searcher
     records = searcher.records
-    expanded = searcher.keyword
     texts = paper_texts(records)
-    found_cases = cases(records, expanded.glossary.meaning, texts)
-    rows: dict[str, list[dict[str, float]]] = {"paperchat": [], "paperchat, acronyms not expanded": [],
-                                               "phrase search (find-in-page)": []}  # fmt: skip
+    meaning = searcher.keyword.glossary.meaning
+    defined = cases(records, meaning, texts)
     plain = KeywordIndex(records, expand_acronyms=False)
+    result = _measure_cases(pc, defined, texts, {"paperchat, acronyms not expanded": plain})
+    defined_keys = {key for _, text, _ in texts for key, _ in definitions(text)}
+    common = common_cases(meaning, texts, defined_keys)
+    listing_only = KeywordIndex(records, common_acronyms=False)
+    result["common"] = _measure_cases(pc, common, texts, {
+        "paperchat, listing definitions only": listing_only, "paperchat, acronyms not expanded": plain})
+    return result
+
+
+def _measure_cases(pc: Any, found_cases: list[AcronymCase], texts: PaperTexts,
+                   ablations: dict[str, KeywordIndex]) -> dict[str, Any]:  # fmt: skip
+    searcher = pc.searcher
+    expanded = searcher.keyword
+    rows: dict[str, list[dict[str, float]]] = {"paperchat": [], **{name: [] for name in ablations},
+                                               "phrase search (find-in-page)": []}  # fmt: skip
     for system in rows:
         if system == "phrase search (find-in-page)":
             for case in found_cases:  # find-in-page of what was typed (any case), or the acronym
@@ -100,7 +134,7 @@ def measure(pc: Any) -> dict[str, Any]:
                 found = {"acronym": typed, "long form": with_phrase(texts, content_terms(case.long_form))}
                 rows[system].append(_score(found, case))
             continue
-        searcher.keyword = plain if system == "paperchat, acronyms not expanded" else expanded
+        searcher.keyword = ablations.get(system, expanded)
         try:
             for case in found_cases:
                 found = {k: {p.id for p in pc.search(q)} for k, q in _questions(case).items()}

@@ -145,6 +145,12 @@ def acronym_section(results: dict[str, Any]) -> str:
         rows = [[system, *(values.get(k) for k in metrics)] for system, values in m["systems"].items()]
         out += [f"{corpus}: {m['cases']} acronyms ({', '.join(m['acronyms'])}), {m['silver_mean']:.1f} papers each on average.", "",
                 table(["system", *metrics], rows), ""]  # fmt: skip
+        common = m.get("common") or {}
+        if common.get("cases"):
+            rows = [[system, *(values.get(k) for k in metrics)] for system, values in common["systems"].items()]
+            out += [f"{corpus}, common acronyms the listings never define (`app/common_acronyms.py`): "
+                    f"{common['cases']} acronyms ({', '.join(common['acronyms'])}), {common['silver_mean']:.1f} papers each on average.", "",
+                    table(["system", *metrics], rows), ""]  # fmt: skip
     return "\n".join(out)
 
 

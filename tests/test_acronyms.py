@@ -6,6 +6,7 @@ titles use only one form of it; one defines GNN and another abstract says only t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,36 @@ def test_evidence_for_an_acronym_question_is_the_sentence_with_the_long_form(acr
 def test_an_acronym_plural_is_one_keyword_with_the_singular() -> None:
     assert content_terms("LLMs and GNNs") == content_terms("LLM and GNN") == ["llm", "gnn"]
     assert content_terms("biases") == ["bias"]  # ordinary plurals are the stemmer's
+
+
+# -- common acronyms the listings never define ---------------------------------------------
+
+
+def test_a_common_acronym_keeps_its_meaning_unless_the_listings_outvote_it() -> None:
+    common = {"RL": "reinforcement learning"}
+    reinforcement = tuple(content_terms("reinforcement learning"))
+    assert AcronymGlossary.learn([], common=common).meaning["RL"] == reinforcement
+    once = ["We use representation learning (RL) for maps."]
+    assert AcronymGlossary.learn(once, common=common).meaning["RL"] == reinforcement  # 2 votes to 1
+    twice = once + ["Representation learning (RL) of graphs."]
+    assert "RL" not in AcronymGlossary.learn(twice, common=common).meaning  # 2 to 2: ambiguous
+    assert "RL" not in AcronymGlossary.learn([]).meaning  # nothing defines it without the list
+
+
+def test_an_undefined_common_acronym_finds_the_papers_that_spell_it_out(tmp_path: Path) -> None:
+    """No abstract defines "MoE" (as in a listing of titles only), yet both forms answer alike."""
+    listing = tmp_path / "moe.jsonl"
+    papers = [
+        {"title": "Scaling Laws for Fine-Grained Mixture of Experts", "authors": ["Ana Ruiz"]},
+        {"title": "Routing Tokens in Sparse Mixture-of-Experts Language Models", "authors": ["Bo Chen"]},
+        {"title": "MoE-Lens: Auditing Expert Routing", "authors": ["Chloe Martin"]},
+        {"title": "Faster MoE Training on Commodity GPUs", "authors": ["Dev Patel"]},
+        {"title": "Graph Transformers for Molecules", "authors": ["Eva Lind"]},
+        {"title": "Bandits with Delayed Feedback", "authors": ["Femi Ade"]},
+    ]
+    listing.write_text("\n".join(json.dumps(p) for p in papers) + "\n")
+    pc = PaperChat(data_dir=tmp_path / "store")
+    pc.ingest([listing], progress=False)
+    experts = {p["title"] for p in papers[:4]}
+    assert set(titles(pc, "Which papers use MoE?")) == experts
+    assert set(titles(pc, "Which papers are about mixture of experts?")) == experts
