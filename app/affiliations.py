@@ -224,17 +224,17 @@ class AffiliationIndex:
         if any(folded[k] in self._topic_words for k in distinctive):
             alias = j - i == 1 and (folded[i] in self._by_domain or tokens[i][0] in self._by_initials)
             whole = alias or tuple(folded[k] for k in distinctive) in self._whole_names
-            return cued and capitalised and whole and not _in_title_case(tokens, i, j, matched)
+            return cued and capitalised and whole and not _in_title_case(tokens, folded, i, j, matched)
         return capitalised or cued
 
 
-def _in_title_case(tokens: list[tuple[str, int, int]], i: int, j: int, matched: set[int]) -> bool:
+def _in_title_case(tokens: list[tuple[str, int, int]], folded: list[str], i: int, j: int, matched: set[int]) -> bool:
     """True when the words around ``tokens[i:j]`` are capitalised too, as in a pasted title
     ("Content at Scale", "by Meta Probing Agents"): there the capitals say nothing."""
     def capital(k: int) -> bool:
         return 0 < k < len(tokens) and k not in matched and tokens[k][0][:1].isupper()
 
-    cue = _cue_before([t.lower() for t, _, _ in tokens], i)
+    cue = _cue_before(folded, i)
     return capital(i - 1 if cue is None else cue - 1) or capital(j)
 
 
@@ -257,9 +257,9 @@ def without_mentions(question: str, matches: list[AffiliationMatch]) -> str:
     return re.sub(r"\s+([?.!,;:])", r"\1", text)
 
 
-def names_only(question: str, matches: list[AffiliationMatch]) -> bool:
-    """True when the question asks for an institution's papers and names no topic."""
-    rest = without_mentions(question, matches)
+def names_only(rest: str) -> bool:
+    """True when ``rest``, a question :func:`without_mentions` of its institutions, names no
+    topic: the question asks for the institutions' papers."""
     return not [t for t in content_terms(rest) if t not in FILLER_TERMS]
 
 

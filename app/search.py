@@ -172,7 +172,7 @@ class HybridSearcher:
         institutions = self.affiliations.find(question)
         topic_question = without_mentions(question, institutions) if institutions else question
         intent = read_intent(topic_question, self.venues, self.years, self.statuses)
-        intent.institution_only = bool(institutions) and names_only(question, institutions)
+        intent.institution_only = bool(institutions) and names_only(topic_question)
         implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
         effective = {**implied, **filters}
         allowed = self._allowed_mask(effective)
@@ -186,7 +186,7 @@ class HybridSearcher:
         if institutions:
             notices.append(f"Searched only {narrowing_note(institutions)}: {int(allowed.sum())} papers.")
         try:
-            dense = self._dense_similarities(vector, subset_key, allowed, restricted=bool(institutions))
+            dense = self._dense_similarities(vector, subset_key, allowed)
         except StoreUnavailableError as error:
             # The catalogue and the BM25 index are in memory: answer from keywords alone
             # rather than not at all, and say so; the next question tries the server again.
@@ -276,11 +276,11 @@ class HybridSearcher:
         return found
 
     def _dense_similarities(
-        self, vector: np.ndarray | None, subset_key: tuple, allowed: np.ndarray, restricted: bool = False
+        self, vector: np.ndarray | None, subset_key: tuple, allowed: np.ndarray
     ) -> dict[str, float]:
         """Best chunk similarity per paper among the nearest chunks of the papers ``allowed``
-        keeps: the metadata filters in ``subset_key`` and, when ``restricted``, a set of
-        papers no Chroma filter can express (an institution's)."""
+        keeps (``subset_key`` names them: metadata filters, and an institution's papers,
+        which no Chroma filter can express, so Chroma's hits are checked against ``allowed``)."""
         if vector is None:
             return {}
         if subset_key and int(allowed.sum()) <= exact_dense.MAX_PAPERS:
@@ -289,7 +289,7 @@ class HybridSearcher:
         filters = {key: value for key, value in subset_key if key in FILTER_FIELDS}
         best: dict[str, float] = {}
         for hit in self.store.query(vector, n_results=LEG_DEPTH * 2, where=chroma_where(filters)):
-            if hit.paper_id not in self.by_id or (restricted and not allowed[self.position[hit.paper_id]]):
+            if hit.paper_id not in self.by_id or not allowed[self.position[hit.paper_id]]:
                 continue
             if hit.similarity > best.get(hit.paper_id, -1.0):
                 best[hit.paper_id] = hit.similarity

@@ -61,13 +61,14 @@ def measure(pc: Any) -> dict[str, Any] | None:
     if not any(r.affiliations or r.domains for r in records):
         return None
     names = Counter(name for r in records for name in r.affiliations)
-    labels = Counter(label for r in records for label in {domain_label(d) for d in r.domains} if label)
+    labels_of = {r.id: {label for d in r.domains if (label := domain_label(d))} for r in records}
+    labels = Counter(label for found in labels_of.values() for label in found)
     full_names = [name for name, _ in names.most_common(FULL_NAME_CASES)]
     short = [label for label, n in labels.most_common(SHORT_NAME_CASES) if n >= MIN_DOMAIN_PAPERS]
 
     kinds: dict[str, dict[str, Any]] = {}
     for kind, cases in (("full names", [(n, {r.id for r in records if n in r.affiliations}) for n in full_names]),
-                        ("short names", [(short_name(lb), {r.id for r in records if lb in {domain_label(d) for d in r.domains}})
+                        ("short names", [(short_name(lb), {pid for pid, found in labels_of.items() if lb in found})
                                          for lb in short])):  # fmt: skip
         per_system: dict[str, dict[str, float]] = {}
         for system, answer in (("paperchat", lambda typed: {p.id for p in pc.search(f"Which papers are from {typed}?")}),
