@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from functools import cached_property
 
-from app.text import STOPWORDS, content_terms, fold
+from app.text import STOPWORDS, content_terms, fold, words
 from ingest.records import PaperRecord
 
 #: Words that appear in many institutions' names and identify none on their own.
@@ -112,7 +112,10 @@ def initials(name: str) -> str | None:
 class AffiliationIndex:
     """Papers by institution name fragment, initials and domain label."""
 
-    def __init__(self, records: Iterable[PaperRecord]) -> None:
+    def __init__(self, records: Iterable[PaperRecord], topic_words: Set[str] | None = None) -> None:
+        """Index the institutions of ``records``; ``topic_words`` are the folded words of
+        their titles and abstracts when the caller has them (``KeywordIndex.topic_words``)."""
+        self._given_topic_words = topic_words
         self._papers_of: dict[str, set[str]] = defaultdict(set)  # institution -> papers
         self._by_fragment: dict[tuple[str, ...], set[str]] = defaultdict(set)  # -> institutions
         self._whole_names: set[tuple[str, ...]] = set()  # each name's distinctive words
@@ -134,13 +137,12 @@ class AffiliationIndex:
         return bool(self._papers_of or self._by_domain)
 
     @cached_property
-    def _topic_words(self) -> frozenset[str]:
+    def _topic_words(self) -> Set[str]:
         """Words of titles and abstracts, folded: read at the first question that could name
         an institution, so a store whose listings name none never pays for it."""
-        found: set[str] = set()
-        for record in self._records:
-            found.update(fold(t) for t in _WORD.findall(f"{record.title or ''} {record.abstract or ''}"))
-        return frozenset(found)
+        if self._given_topic_words is not None:
+            return self._given_topic_words
+        return frozenset(w for r in self._records for w in words(f"{r.title or ''} {r.abstract or ''}"))
 
     def _index_name(self, name: str) -> None:
         tokens = tuple(fold(t) for t in _WORD.findall(name))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
-from app.text import STOPWORDS, fold, words
+from app.text import STOPWORDS, content_terms, fold, words
 from ingest.records import PaperRecord
 
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
@@ -21,9 +21,26 @@ _NAME_TOKEN = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
 
 
 def name_parts(name: str) -> list[str]:
-    """Folded name tokens without suffixes or initials' dots: 'Hal Daumé III' -> ['hal', 'daume']."""
-    parts = [p.strip(".'’-") for p in re.split(r"[\s]+", fold(name))]
+    """Folded name tokens without suffixes, initials' dots or a possessive: 'Hal Daumé III'
+    -> ['hal', 'daume'], "Tim Rocktäschel's" -> ['tim', 'rocktaschel']."""
+    parts = [re.sub(r"['’]s$", "", p).strip(".'’-") for p in re.split(r"[\s]+", fold(name))]
     return [p for p in parts if p and p not in _SUFFIXES]
+
+
+#: Words that say a question is about authorship, not a topic: "Which papers has Yoshua
+#: Bengio co-written together with Aaron Courville?" names no topic; "... about causality"
+#: does. Status words are here too ("posters"): they become a filter, not a topic.
+AUTHORSHIP_TERMS = frozenset(
+    content_terms(
+        "co coauthor coauthors author authored authoring authorship writer writing wrote written "
+        "publish published publishing paper has have had together jointly both collaborate "
+        "collaborated collaboration collaborator collaborators colleague colleagues contribute "
+        "contributed contribution contributions involved involvement participate participated "
+        "name named first last senior lead corresponding recent recently latest et al working "
+        "researcher researchers people person group groups lab labs team accepted poster posters "
+        "spotlight spotlights presented presenting appear appears appeared jr sr ii iii iv"
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -32,17 +49,25 @@ class AuthorMatch:
 
     name: str
     paper_ids: frozenset[str]
+    #: Where the name is in the question (character offsets), to cut it out of the topic.
+    start: int = 0
+    end: int = 0
 
 
 class AuthorIndex:
     """Papers by (first, last) name and by last name alone."""
 
-    def __init__(self, records: Iterable[PaperRecord]) -> None:
+    def __init__(self, records: Iterable[PaperRecord], topic_words: Set[str] | None = None) -> None:
+        """Index the authors of ``records``; ``topic_words`` are the folded words of their
+        titles and abstracts when the caller has them (``KeywordIndex.topic_words``)."""
         self._by_full: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._by_last: dict[str, set[str]] = defaultdict(set)
-        self._topic_words: set[str] = set()
+        records = list(records)
+        self._topic_words: Set[str] = (
+            topic_words if topic_words is not None
+            else {w for r in records for w in words(f"{r.title or ''} {r.abstract or ''}")}
+        )
         for record in records:
-            self._topic_words.update(words(f"{record.title or ''} {record.abstract or ''}"))
             for author in record.authors:
                 parts = name_parts(author)
                 if len(parts) >= 2:
@@ -73,7 +98,8 @@ class AuthorIndex:
                     continue
                 ids = self._by_full.get((parts[0], parts[-1]))
                 if ids:
-                    matches.append(AuthorMatch(" ".join(t for t, _ in window), frozenset(ids)))
+                    start, end = window[0][1], window[-1][1] + len(window[-1][0])
+                    matches.append(AuthorMatch(question[start:end], frozenset(ids), start, end))
                     used.update(range(i, i + span))
         for i, (token, start) in enumerate(tokens):
             if i in used or start == 0 or not _capitalised(token):
@@ -83,8 +109,66 @@ class AuthorIndex:
                 continue
             ids = self._by_last.get(folded[-1])
             if ids:
-                matches.append(AuthorMatch(token, frozenset(ids)))
-        return matches
+                matches.append(AuthorMatch(token, frozenset(ids), start, start + len(token)))
+        return sorted(matches, key=lambda m: m.start)
+
+
+def without_names(question: str, matches: list[AuthorMatch]) -> str:
+    """The question with the author names it matched cut out: what is left may be a topic."""
+    out, last = [], 0
+    for match in sorted(matches, key=lambda m: m.start):
+        out.append(question[last : match.start])
+        last = max(last, match.end)
+    out.append(question[last:])
+    return re.sub(r"\s+([?.!,;:])", r"\1", " ".join("".join(out).split()))
+
+
+#: "together", "jointly", "co-authored with": the question wants the papers the named
+#: authors wrote with each other, not every paper of each.
+_JOINT_WORK = re.compile(r"\b(?:together|jointly|with each other)\b|\bco-?(?:authored|wrote|written|write|author)\s+with\b",
+                         re.IGNORECASE)
+
+
+def papers_of(matches: list[AuthorMatch], question: str) -> frozenset[str]:
+    """The papers the named authors answer: each one's papers, or, when the question asks
+    for their joint work and names two or more, the papers they share."""
+    if not matches:
+        return frozenset()
+    people = {m.name: m.paper_ids for m in matches}
+    if len(people) >= 2 and _JOINT_WORK.search(question):
+        return frozenset.intersection(*people.values())
+    return frozenset().union(*people.values())
+
+
+def author_names(matches: list[AuthorMatch]) -> str:
+    """'Yoshua Bengio', 'Yoshua Bengio or Aaron Courville': the names as the question wrote them."""
+    names = list(dict.fromkeys(m.name for m in matches))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def names_a_topic(rest: str) -> bool:
+    """True when ``rest``, a question :func:`without_names`, still asks about something
+    ("... about causality"), not only for the named authors' papers."""
+    return any(not t.isdigit() and t not in AUTHORSHIP_TERMS for t in content_terms(rest.replace("-", " ")))
+
+
+def author_evidence(authors: list[str], matches: list[AuthorMatch]) -> str | None:
+    """Why a paper answers an author question: the named authors, spelled as its listing
+    spells them (the citation line shows only the first three)."""
+    wanted_full, wanted_last = set(), set()
+    for match in matches:
+        parts = name_parts(match.name)
+        if len(parts) >= 2:
+            wanted_full.add((parts[0], parts[-1]))
+        elif parts:
+            wanted_last.add(parts[-1])
+    shown = []
+    for position, author in enumerate(authors, start=1):
+        parts = name_parts(author)
+        if parts and ((parts[0], parts[-1]) in wanted_full or parts[-1] in wanted_last):
+            role = "sole author" if len(authors) == 1 else f"author {position} of {len(authors)}"
+            shown.append(f"{author} ({role})")
+    return "Authors include " + "; ".join(shown) if shown else None
 
 
 def _capitalised(token: str) -> bool:

@@ -7,6 +7,7 @@ configured it is what answers. Everything it writes comes from stored records.
 from __future__ import annotations
 
 from app.affiliations import affiliation_evidence, narrowing_note
+from app.authors import author_evidence, author_names
 from app.evidence import best_sentence
 from app.papers import NEAREST_HEADING, NO_ANSWER, Answer, Paper, short_authors
 from app.search import SearchResult
@@ -21,17 +22,23 @@ def matched_line(result: SearchResult) -> str:
     line = f"{result.matched} of {result.searched} {noun} searched matched."
     if result.affiliations:
         line += f" Only {narrowing_note(result.affiliations)} were considered."
+    if result.author_topic:
+        line += f" Only papers by {author_names(result.authors)} were considered."
     return line
 
 
 def attach_evidence(result: SearchResult, idf) -> list[Paper]:
-    """Give each kept paper the abstract sentence that best supports it; for a question that
-    only names an institution (or a paper without an abstract), its authors' institutions
-    that were named."""
+    """Give each kept paper the abstract sentence that best supports it. A question that
+    only names authors or an institution is answered by the author list, so the evidence is
+    the named authors (where the citation's "et al." may hide them) or their institutions;
+    so is a paper without an abstract."""
+    names_only = bool(result.authors) and not result.author_topic
     for paper in result.papers:
         evidence = None
-        if not result.intent.institution_only:
+        if not result.intent.institution_only and not names_only:
             evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
+        if evidence is None and result.authors:
+            evidence = author_evidence(paper.authors, result.authors)
         if evidence is None and result.affiliations:
             evidence = affiliation_evidence(paper.affiliations, paper.domains, result.affiliations)
         paper.evidence = evidence

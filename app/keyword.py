@@ -9,7 +9,6 @@ the engine opens; at 2,610 records that takes well under a second.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import bm25s
@@ -17,7 +16,7 @@ import numpy as np
 
 from app.acronyms import AcronymGlossary
 from app.common_acronyms import COMMON_ACRONYMS
-from app.text import content_terms
+from app.text import content_terms, terms_of, words
 from ingest.records import PaperRecord
 
 
@@ -41,7 +40,19 @@ class KeywordIndex:
         ``common_acronyms=False`` expands only the acronyms the listings define."""
         self.ids = [r.id for r in records]
         texts = [indexed_text(r) for r in records]
-        corpus = [content_terms(text) for text in texts]
+        corpus: list[list[str]] = []
+        used: set[str] = set()
+        for record in records:  # the terms of indexed_text(record), each part tokenised once
+            title, abstract = words(record.title or ""), words(record.abstract or "")
+            used.update(title)
+            used.update(abstract)
+            title_terms = terms_of(title)
+            corpus.append(title_terms + title_terms + terms_of(words(" ; ".join(record.authors))) + terms_of(abstract))
+        #: Folded words of the titles and abstracts (not the author names): the author and
+        #: institution matchers ask whether a capitalised word of a question is an ordinary
+        #: word of the field ("Gaussian", "Meta"), and read it here instead of tokenising
+        #: every abstract again.
+        self.topic_words = frozenset(used)
         #: Acronyms the listings define, and the field's common ones; each paper is indexed
         #: under both forms of them.
         self.glossary = (
@@ -53,18 +64,12 @@ class KeywordIndex:
         if self.glossary:
             corpus = [doc + self.glossary.extra_terms(text, doc) for text, doc in zip(texts, corpus)]
         self._bm25 = bm25s.BM25()
+        #: Rows of the papers holding each term, and how many they are.
+        self._postings: dict[str, np.ndarray] = {}
         if records:
             self._bm25.index([doc or ["_empty_"] for doc in corpus], show_progress=False)
-        self._df: Counter[str] = Counter()
-        self._doc_terms: list[frozenset[str]] = []
-        postings: dict[str, list[int]] = {}
-        for row, doc in enumerate(corpus):
-            terms = frozenset(doc)
-            self._doc_terms.append(terms)
-            self._df.update(terms)
-            for term in terms:
-                postings.setdefault(term, []).append(row)
-        self._postings = {term: np.asarray(rows, dtype=np.int32) for term, rows in postings.items()}
+            self._postings = term_postings(self._bm25)
+        self._df = {term: len(rows) for term, rows in self._postings.items()}
         self.size = len(records)
 
     def scores(self, question: str) -> np.ndarray:
@@ -106,14 +111,34 @@ class KeywordIndex:
         """
         if searched is not None and searched.all():
             searched = None  # the same weights, without counting
+        rows = np.fromiter(rows, dtype=np.int64)
         weights = {t: self.idf(t, searched) for t in question_terms}
         total = sum(weights.values())
         if total <= 0:
-            return [0.0 for _ in rows]
-        return [sum(weights[t] for t in question_terms & self._doc_terms[row]) / total for row in rows]
+            return [0.0] * len(rows)
+        held = np.zeros(len(rows))
+        holds = np.zeros(self.size, dtype=bool)
+        for term, weight in weights.items():
+            if (papers := self._postings.get(term)) is not None:
+                holds[papers] = True
+                held += weight * holds[rows]
+                holds[papers] = False
+        return (held / total).tolist()
 
     def document_frequency(self, term: str) -> int:
         return self._df.get(term, 0)
+
+
+def term_postings(bm25: bm25s.BM25) -> dict[str, np.ndarray]:
+    """The rows of the papers holding each term, read from the index's term-by-paper score
+    matrix (stored by column, a column per term) rather than from a second pass over the
+    corpus: at 100,000 papers that pass and its per-paper term sets took 1.5 s and ~100 MB."""
+    starts, rows = bm25.scores["indptr"], bm25.scores["indices"]
+    return {
+        term: rows[starts[column] : starts[column + 1]]
+        for term, column in bm25.vocab_dict.items()
+        if term and starts[column + 1] > starts[column]
+    }
 
 
 def _idf(papers: int, frequency: int) -> float:

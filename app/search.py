@@ -3,7 +3,8 @@
 Each leg is good at something the other misses: embeddings find paraphrases, BM25 finds
 exact terms, acronyms and numbers, and only the authors field can answer "which orals did
 X write". An institution named in the question ("from Google DeepMind") narrows the search
-to its papers, like a filter (:mod:`app.affiliations`). Rankings are fused with reciprocal
+to its papers, like a filter (:mod:`app.affiliations`), and so does an author named beside a
+topic ("papers by Yoshua Bengio about causality"). Rankings are fused with reciprocal
 rank fusion (one hit per paper), and then a relevance decision (:mod:`app.relevance`) says how many of them the answer should list, so
 a list question is answered completely rather than cut at a fixed top-k.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from app import exact_dense
 from app.affiliations import AffiliationIndex, AffiliationMatch, names_only, narrowing_note, without_mentions
-from app.authors import AuthorIndex
+from app.authors import AuthorIndex, AuthorMatch, author_names, names_a_topic, papers_of, without_names
 from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.question import QuestionIntent, read_intent, topic_text
@@ -124,6 +125,10 @@ class SearchResult:
     terms: frozenset[str] = frozenset()
     #: Institutions the question named; the papers searched were narrowed to theirs.
     affiliations: list[AffiliationMatch] = field(default_factory=list)
+    #: Authors the question named. Alone, they are the answer ("Which orals did X
+    #: co-author?"); with a topic (``author_topic``), their papers were searched for it.
+    authors: list[AuthorMatch] = field(default_factory=list)
+    author_topic: bool = False
 
     @property
     def matched(self) -> int:
@@ -151,8 +156,8 @@ class HybridSearcher:
         self.by_id = {r.id: r for r in self.records}
         self.position = {r.id: i for i, r in enumerate(self.records)}
         self.keyword = KeywordIndex(self.records)
-        self.authors = AuthorIndex(self.records)
-        self.affiliations = AffiliationIndex(self.records)
+        self.authors = AuthorIndex(self.records, topic_words=self.keyword.topic_words)
+        self.affiliations = AffiliationIndex(self.records, topic_words=self.keyword.topic_words)
         self.venues = {r.venue for r in self.records if r.venue}
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
@@ -171,6 +176,10 @@ class HybridSearcher:
         filters = validate_filters(where)
         institutions = self.affiliations.find(question)
         topic_question = without_mentions(question, institutions) if institutions else question
+        named = self.authors.find(topic_question)
+        author_topic = bool(named) and names_a_topic(without_names(topic_question, named))
+        if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
+            topic_question = without_names(topic_question, named)
         intent = read_intent(topic_question, self.venues, self.years, self.statuses)
         intent.institution_only = bool(institutions) and names_only(topic_question)
         implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
@@ -178,13 +187,17 @@ class HybridSearcher:
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
         subset_key: tuple = tuple(sorted(effective.items()))
-        if institutions:
-            allowed, subset_key = self._narrowed(allowed, subset_key, institutions)
-
-        vector = self._query_vector(topic_question)
         notices: list[str] = []
         if institutions:
+            named_papers = frozenset().union(*(m.paper_ids for m in institutions))
+            allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
             notices.append(f"Searched only {narrowing_note(institutions)}: {int(allowed.sum())} papers.")
+        if author_topic:
+            written = papers_of(named, question)
+            allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
+            notices.append(f"Searched only papers by {author_names(named)}: {int(allowed.sum())} papers.")
+
+        vector = self._query_vector(topic_question)
         try:
             dense = self._dense_similarities(vector, subset_key, allowed)
         except StoreUnavailableError as error:
@@ -194,7 +207,7 @@ class HybridSearcher:
             notices.append(f"Keyword search only, so paraphrases may be missed: {error}")
         keyword_scores = self.keyword.scores(topic_question) if topic_question.strip() else np.zeros(len(self.records))
         keyword_scores = np.where(allowed, keyword_scores, 0.0)
-        author_hits = self._author_papers(question, allowed)
+        author_hits = set() if author_topic else self._author_papers(papers_of(named, question), allowed)
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
@@ -217,6 +230,8 @@ class HybridSearcher:
         return SearchResult(
             question=question,
             affiliations=institutions,
+            authors=named,
+            author_topic=author_topic,
             papers=papers,
             searched=searched,
             filters=effective,
@@ -230,14 +245,13 @@ class HybridSearcher:
         )
 
     def _narrowed(
-        self, allowed: np.ndarray, subset_key: tuple, institutions: list[AffiliationMatch]
+        self, allowed: np.ndarray, subset_key: tuple, reason: str, paper_ids: frozenset[str]
     ) -> tuple[np.ndarray, tuple]:
-        """The papers ``allowed`` keeps that have an author at a named institution, and the
-        key their subset of vectors is kept under."""
-        named = frozenset().union(*(m.paper_ids for m in institutions))
+        """The papers ``allowed`` keeps that are among ``paper_ids`` (a named institution's,
+        or author's), and the key their subset of vectors is kept under."""
         mask = np.zeros(len(self.records), dtype=bool)
-        mask[[self.position[pid] for pid in named if pid in self.position]] = True
-        return allowed & mask, (*subset_key, ("institutions", named))
+        mask[[self.position[pid] for pid in paper_ids if pid in self.position]] = True
+        return allowed & mask, (*subset_key, (reason, paper_ids))
 
     def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:
         mask = np.ones(len(self.records), dtype=bool)
@@ -279,8 +293,9 @@ class HybridSearcher:
         self, vector: np.ndarray | None, subset_key: tuple, allowed: np.ndarray
     ) -> dict[str, float]:
         """Best chunk similarity per paper among the nearest chunks of the papers ``allowed``
-        keeps (``subset_key`` names them: metadata filters, and an institution's papers,
-        which no Chroma filter can express, so Chroma's hits are checked against ``allowed``)."""
+        keeps (``subset_key`` names them: metadata filters, and a named institution's or
+        author's papers, which no Chroma filter can express, so Chroma's hits are checked
+        against ``allowed``)."""
         if vector is None:
             return {}
         if subset_key and int(allowed.sum()) <= exact_dense.MAX_PAPERS:
@@ -295,11 +310,8 @@ class HybridSearcher:
                 best[hit.paper_id] = hit.similarity
         return best
 
-    def _author_papers(self, question: str, allowed: np.ndarray) -> set[str]:
-        ids: set[str] = set()
-        for match in self.authors.find(question):
-            ids.update(pid for pid in match.paper_ids if allowed[self.position[pid]])
-        return ids
+    def _author_papers(self, written: frozenset[str], allowed: np.ndarray) -> set[str]:
+        return {pid for pid in written if allowed[self.position[pid]]}
 
     def _fuse(
         self,

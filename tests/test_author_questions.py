@@ -1,0 +1,104 @@
+"""Questions that name authors: alone they are the answer, beside a topic they narrow it.
+
+"Which orals did Tim Rocktäschel co-author?" is answered by his papers; "Which orals by Tim
+Rocktäschel are about open-endedness?" by those of his papers that are about it, or by none
+(with his papers shown as the closest) when none is. Each citation says where the named
+author sits in its author list, which the citation's "et al." would otherwise hide.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app import PaperChat
+from app.authors import names_a_topic, papers_of, without_names
+from app.papers import NO_ANSWER
+from ingest.records import normalize_text
+
+ROCKTASCHEL = "Tim Rocktäschel"
+PARKER_HOLDER = "Jack Parker-Holder"
+
+
+@pytest.fixture(scope="module")
+def pc(bundled_store) -> PaperChat:
+    return PaperChat(data_dir=bundled_store, llm="extractive")
+
+
+def papers_by(pc: PaperChat, name: str) -> set[str]:
+    wanted = normalize_text(name)
+    return {r.id for r in pc.searcher.records if any(normalize_text(a) == wanted for a in r.authors)}
+
+
+def test_each_citation_says_where_the_named_author_is_in_its_author_list(pc):
+    answer = pc.ask("Which orals did Jurgen Schmidhuber co-author?")  # typed without the umlaut
+
+    assert {p.id for p in answer.citations} == papers_by(pc, "Jürgen Schmidhuber")
+    for paper in answer.citations:
+        position = paper.authors.index("Jürgen Schmidhuber") + 1
+        assert paper.evidence == f"Authors include Jürgen Schmidhuber (author {position} of {len(paper.authors)})"
+        assert paper.evidence in answer.text
+
+
+def test_an_author_and_a_topic_keep_only_that_authors_papers_on_the_topic(pc):
+    his = papers_by(pc, ROCKTASCHEL)
+    on_topic = {i for i in his if "open-endedness" in (pc.searcher.by_id[i].abstract or "").lower()}
+    assert len(his) >= 3 and 1 <= len(on_topic) < len(his), "fixture changed?"
+
+    answer = pc.ask(f"Which orals by {ROCKTASCHEL} are about open-endedness?")
+
+    assert {p.id for p in answer.citations} == on_topic
+    assert f"Only papers by {ROCKTASCHEL} were considered." in answer.text
+    assert all("open-endedness" in (p.evidence or "").lower() for p in answer.citations)
+
+
+def test_an_author_and_a_topic_none_of_their_papers_has_declines_and_shows_their_papers(pc):
+    his = papers_by(pc, ROCKTASCHEL)
+
+    answer = pc.ask(f"Which orals by {ROCKTASCHEL} study protein folding?")
+    result = pc.search_result(f"Which orals by {ROCKTASCHEL} study protein folding?")
+
+    assert answer.citations == []
+    assert answer.text.startswith(NO_ANSWER)
+    assert answer.nearest and {p.id for p in answer.nearest} <= his
+    assert any(f"papers by {ROCKTASCHEL}: {len(his)} papers" in n for n in result.notices)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        f"Which ICML 2024 orals did {ROCKTASCHEL} co-author?",
+        f"What has {ROCKTASCHEL} published recently?",
+        f"{ROCKTASCHEL}'s orals",
+        f"Which posters has {ROCKTASCHEL} co-written?",
+        f"List the papers {ROCKTASCHEL} is an author of",
+    ],
+)
+def test_words_about_authorship_are_not_a_topic(pc, question):
+    assert {p.id for p in pc.search(question)} == papers_by(pc, ROCKTASCHEL)
+
+
+def test_joint_work_is_the_papers_the_named_authors_share(pc):
+    his, hers = papers_by(pc, ROCKTASCHEL), papers_by(pc, PARKER_HOLDER)
+    assert his & hers and his != hers, "fixture changed?"
+
+    joint = pc.search(f"Which orals did {ROCKTASCHEL} co-author with {PARKER_HOLDER}?")
+    either = pc.search(f"Which orals did {ROCKTASCHEL} or {PARKER_HOLDER} co-author?")
+
+    assert {p.id for p in joint} == his & hers
+    assert {p.id for p in either} == his | hers
+
+
+def test_names_are_cut_out_of_the_question_before_looking_for_a_topic(pc):
+    question = f"Which orals by {ROCKTASCHEL} and {PARKER_HOLDER} are about world models?"
+    named = pc.searcher.authors.find(question)
+
+    rest = without_names(question, named)
+
+    assert [m.name for m in named] == [ROCKTASCHEL, PARKER_HOLDER]
+    assert not re.search(r"Rockt|Parker|Holder", rest) and "world models" in rest
+    assert names_a_topic(rest)
+    authorship_only = f"Which orals has {ROCKTASCHEL} co-written?"
+    assert not names_a_topic(without_names(authorship_only, pc.searcher.authors.find(authorship_only)))
+    assert papers_of(named, question) == papers_by(pc, ROCKTASCHEL) | papers_by(pc, PARKER_HOLDER)
