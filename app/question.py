@@ -29,7 +29,8 @@ _YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
 _LIST_CUES = re.compile(
     r"\b(which|what)\s+(orals|papers|talks|works|posters|spotlights|articles|publications)\b"
     r"|\b(list|all|every|any)\b.*\b(orals|papers|talks|works|posters|spotlights)\b"
-    r"|\bhow many\b",
+    r"|\bhow many\b"
+    r"|^\s*(what|who)\s+(are|were)\b.*\b(orals|papers|talks|works|posters|spotlights|articles|publications)\b",
     re.IGNORECASE,
 )
 _SINGLE_CUES = re.compile(

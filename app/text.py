@@ -17,7 +17,9 @@ _ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Za-z0-9]*[A-Z0-9])s\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _NO_BREAK_BEFORE = re.compile(r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|resp|approx)\.|\b[A-Z]\.)$")
 
-#: Function words plus the words every question about papers uses; they carry no topic.
+#: Function words plus the words every question about papers uses; they carry no topic
+#: ("the best papers on LLM reasoning" is a question about LLM reasoning: a paper's own
+#: "best" or "recent" says nothing about that).
 STOPWORDS: frozenset[str] = frozenset(
     """a an the and or of to in on for with by from at as is are was were be been being this that
     these those it its their there here which what who whom whose when where why how do does did
@@ -32,7 +34,8 @@ STOPWORDS: frozenset[str] = frozenset(
     deals dealing cover covers covering address addresses addressing apply applies applying
     get gets make makes making one many much well like accepted icml neurips iclr conference
     analyze analyzes analyse analyses build builds investigate investigates explore explores
-    examine examines develop develops tackle tackles concern concerns discuss discusses""".split()
+    examine examines develop develops tackle tackles concern concerns discuss discusses
+    best top good great interesting important notable recent latest""".split()
 )
 
 

@@ -66,3 +66,23 @@ def test_a_fused_leader_holding_most_of_the_words_keeps_its_place() -> None:
     candidates[3].coverage, candidates[3].keyword_share = 0.9, 1.0
     promote_exact_match(candidates)
     assert candidates[0].paper_id == "p0"
+
+
+def test_plural_what_questions_want_lists_and_singular_ones_one_paper() -> None:
+    """"What are the best papers on X?" asks for a list; "What is XRM?" for one paper."""
+    from app.question import read_intent
+
+    def listy(question: str) -> bool:
+        return read_intent(question, set(), set(), set()).wants_list
+
+    assert listy("What are the best papers on LLM reasoning from Google?")
+    assert listy("What were the orals about diffusion?")
+    assert not listy("What is XRM?")
+    assert not listy("Who wrote the oral that uses WordNet nouns to cluster images?")
+
+
+def test_praise_words_are_not_topic_terms() -> None:
+    """"the best papers on LLM reasoning": no paper is relevant for calling itself best."""
+    from app.text import content_terms
+
+    assert content_terms("the best recent papers on LLM reasoning") == content_terms("papers on LLM reasoning")
