@@ -51,6 +51,38 @@ _SINGLE_AUTHOR = re.compile(
 )
 
 
+_NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                 "twelve": 12, "fifteen": 15, "twenty": 20}
+#: "give me 3 papers on ...", "the top five orals about ...", "which 2 orals ...": the
+#: question asks for that many of the matching papers, the best first.
+_REQUESTED_COUNT = re.compile(
+    r"\b(?:top\s+)?(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s+"
+    r"(?:(?:good|great|best|top|key|main|recent|relevant|interesting|important|notable|similar|related)\s+)?"
+    r"(?:orals|papers|talks|posters|spotlights|works|articles|publications)\b",
+    re.IGNORECASE,
+)
+
+
+def requested_count(question: str) -> int | None:
+    """How many papers the question asks for ("give me 3 papers on X": 3), or None."""
+    if re.search(r"\bhow many\b", question, re.IGNORECASE):
+        return None
+    match = _REQUESTED_COUNT.search(question)
+    if not match:
+        return None
+    word = match.group(1).lower()
+    count = int(word) if word.isdigit() else _NUMBER_WORDS[word]
+    return count if count >= 1 else None
+
+
+def without_requested_count(question: str) -> str:
+    """The question with its count cut ("the top five orals on X" -> "the orals on X"): the
+    count is an instruction, and as a search term "five" would find papers about five things."""
+    if requested_count(question) is None:
+        return question
+    return _REQUESTED_COUNT.sub(lambda m: m.group(0).split()[-1], question, count=1)
+
+
 @dataclass
 class QuestionIntent:
     """The parts of a question that steer retrieval rather than describe a topic."""
@@ -62,6 +94,8 @@ class QuestionIntent:
     #: The question names an institution and no topic ("Which papers are from MIT?"):
     #: every paper of it answers (set by the searcher, which knows the institutions).
     institution_only: bool = False
+    #: How many papers the question asks for ("give me 3 papers on X"); None: all that match.
+    requested: int | None = None
 
     @property
     def structural(self) -> bool:
@@ -126,6 +160,7 @@ def read_intent(question: str, venues: set[str], years: set[int], statuses: set[
         wants_list=listy or not single,
         implied_filters=implied_filters(question, venues, years, statuses),
         single_author_only=bool(_SINGLE_AUTHOR.search(question)),
+        requested=requested_count(question),
     )
 
 

@@ -23,7 +23,7 @@ from app.affiliations import AffiliationIndex, AffiliationMatch, names_only, nar
 from app.authors import AuthorIndex, AuthorMatch, author_names, names_a_topic, papers_of, without_names
 from app.keyword import KeywordIndex
 from app.papers import Paper
-from app.question import QuestionIntent, read_intent, topic_text
+from app.question import QuestionIntent, read_intent, requested_count, topic_text, without_requested_count
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.text import content_terms
 from ingest.records import PaperRecord
@@ -129,10 +129,14 @@ class SearchResult:
     #: co-author?"); with a topic (``author_topic``), their papers were searched for it.
     authors: list[AuthorMatch] = field(default_factory=list)
     author_topic: bool = False
+    #: How many papers matched when the question asked for fewer ("give me 3 papers on X")
+    #: and ``papers`` holds only the best of them; None when ``papers`` is every match.
+    matched_in_all: int | None = None
 
     @property
     def matched(self) -> int:
-        return len(self.papers)
+        """How many papers matched (more than ``papers`` holds when the question asked for fewer)."""
+        return self.matched_in_all if self.matched_in_all is not None else len(self.papers)
 
     @property
     def declined(self) -> bool:
@@ -176,12 +180,14 @@ class HybridSearcher:
         filters = validate_filters(where)
         institutions = self.affiliations.find(question)
         topic_question = without_mentions(question, institutions) if institutions else question
+        topic_question = without_requested_count(topic_question)
         named = self.authors.find(topic_question)
         author_topic = bool(named) and names_a_topic(without_names(topic_question, named))
         if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
             topic_question = without_names(topic_question, named)
         intent = read_intent(topic_question, self.venues, self.years, self.statuses)
         intent.institution_only = bool(institutions) and names_only(topic_question)
+        intent.requested = requested_count(question)
         implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
         effective = {**implied, **filters}
         allowed = self._allowed_mask(effective)
@@ -220,6 +226,11 @@ class HybridSearcher:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
         kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
+        matched_in_all = None
+        if k is None and intent.requested and len(kept) > intent.requested:
+            notices.append(f"The question asked for {intent.requested}: the best {intent.requested} "
+                           f"of the {len(kept)} that match are shown.")  # fmt: skip
+            matched_in_all, kept = len(kept), kept[: intent.requested]
         nearest = []
         if k is not None:
             kept = (kept if kept else candidates)[:k] if k > 0 else []
@@ -232,6 +243,7 @@ class HybridSearcher:
             affiliations=institutions,
             authors=named,
             author_topic=author_topic,
+            matched_in_all=matched_in_all,
             papers=papers,
             searched=searched,
             filters=effective,

@@ -176,3 +176,16 @@ def test_a_topic_only_posters_cover_is_declined_for_orals_and_answered_for_all_p
     assert orals.citations == [], [p.citation for p in orals.citations]
     assert NO_ANSWER in orals.text
     assert {p.title for p in everything.citations} >= {p["title"] for p in QUANTUM_POSTERS}
+
+
+def test_a_question_asking_for_n_papers_gets_the_best_n_and_says_how_many_match(bundled_store):
+    pc = PaperChat(data_dir=bundled_store)
+    every = pc.search("Give me orals about diffusion models")  # the same question without the count
+    assert len(every) > 3, "fixture changed?"
+
+    answer = pc.ask("Give me 3 orals about diffusion models")
+    result = pc.search_result("Give me 3 orals about diffusion models")
+
+    assert [p.id for p in answer.citations] == [p.id for p in every[:3]]
+    assert answer.matched == len(every) and f"{len(every)} of 144 papers searched matched." in answer.text
+    assert any(f"the best 3 of the {len(every)}" in notice for notice in result.notices)

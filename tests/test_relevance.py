@@ -86,3 +86,13 @@ def test_praise_words_are_not_topic_terms() -> None:
     from app.text import content_terms
 
     assert content_terms("the best recent papers on LLM reasoning") == content_terms("papers on LLM reasoning")
+
+
+def test_a_count_in_the_question_is_read_and_cut_out_of_the_topic() -> None:
+    from app.question import requested_count, without_requested_count
+
+    assert requested_count("give me 3 papers on graph transformers") == 3
+    assert requested_count("What are the top five orals about diffusion?") == 5
+    assert requested_count("Which papers use 3D point clouds?") is None
+    assert requested_count("How many orals are about diffusion?") is None
+    assert without_requested_count("What are the top five orals about diffusion?") == "What are the orals about diffusion?"
