@@ -37,6 +37,7 @@ from app.engine import PaperQueryEngine, paper_node
 from app.papers import NO_ANSWER, Answer, Paper, short_authors
 from app.question import QuestionIntent, implied_filters, prepare_question, read_intent
 from app.search import HybridSearcher, SearchResult
+from app.similar import asks_for_similar
 from app.text import content_terms
 from prompts import render
 
@@ -121,6 +122,9 @@ def plan_turn(message: str, history: History, facets: dict[str, Any], where: dic
         kind, span, paper = picked
         plan.reference, plan.scope = kind, [paper]
         plan.standalone = message.replace(span, f"“{paper.citation}”", 1)
+        if paper.title and asks_for_similar(message):  # "more like the second one": its neighbours
+            plan.reference, plan.scope = "similar", None
+            plan.standalone = plan.search_text = message.replace(span, f"“{paper.title}”", 1)
         return plan
     if _ORDINAL.search(message) or _NUMBERED.search(message):
         plan.unresolved = True

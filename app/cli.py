@@ -193,6 +193,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             "filters": result.filters,
             "papers": [p.to_dict() for p in result.papers],
             "notices": result.debug.get("notices", []),
+            "similar_to": result.similar_to.to_dict() if result.similar_to else None,
         }, ensure_ascii=False, indent=2))
         return 0
     print(f"{result.matched} of {result.searched} papers searched matched" + _filters_note(result.filters))

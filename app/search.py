@@ -25,6 +25,7 @@ from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.question import QuestionIntent, read_intent, requested_count, topic_text, without_requested_count
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
+from app.similar import TitleIndex
 from app.text import content_terms
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
@@ -132,6 +133,8 @@ class SearchResult:
     #: How many papers matched when the question asked for fewer ("give me 3 papers on X")
     #: and ``papers`` holds only the best of them; None when ``papers`` is every match.
     matched_in_all: int | None = None
+    #: The paper the question asked for neighbours of ("papers like ViP"), left out of ``papers``.
+    similar_to: Paper | None = None
 
     @property
     def matched(self) -> int:
@@ -162,6 +165,7 @@ class HybridSearcher:
         self.keyword = KeywordIndex(self.records)
         self.authors = AuthorIndex(self.records, topic_words=self.keyword.topic_words)
         self.affiliations = AffiliationIndex(self.records, topic_words=self.keyword.topic_words)
+        self.titles = TitleIndex(self.records)
         self.venues = {r.venue for r in self.records if r.venue}
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
@@ -188,6 +192,11 @@ class HybridSearcher:
         intent = read_intent(topic_question, self.venues, self.years, self.statuses)
         intent.institution_only = bool(institutions) and names_only(topic_question)
         intent.requested = requested_count(question)
+        reference = None if named else self.titles.find(topic_question)
+        if reference:  # "papers like ViP": ViP's own title and abstract are the query
+            like = self.by_id[reference.paper_id]
+            intent.wants_list, intent.text = True, like.title or topic_question
+            topic_question = f"{like.title}. {like.abstract or ''}"
         implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
         effective = {**implied, **filters}
         allowed = self._allowed_mask(effective)
@@ -203,8 +212,8 @@ class HybridSearcher:
             allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
             notices.append(f"Searched only papers by {author_names(named)}: {int(allowed.sum())} papers.")
 
-        vector = self._query_vector(topic_question)
         try:
+            vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)
             dense = self._dense_similarities(vector, subset_key, allowed)
         except StoreUnavailableError as error:
             # The catalogue and the BM25 index are in memory: answer from keywords alone
@@ -213,6 +222,10 @@ class HybridSearcher:
             notices.append(f"Keyword search only, so paraphrases may be missed: {error}")
         keyword_scores = self.keyword.scores(topic_question) if topic_question.strip() else np.zeros(len(self.records))
         keyword_scores = np.where(allowed, keyword_scores, 0.0)
+        if reference:  # the paper is what the user has; the answer is its neighbours
+            dense.pop(reference.paper_id, None)
+            keyword_scores[self.position[reference.paper_id]] = 0.0
+            notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
         author_hits = set() if author_topic else self._author_papers(papers_of(named, question), allowed)
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
         if not intent.wants_list and not author_hits:
@@ -244,6 +257,7 @@ class HybridSearcher:
             authors=named,
             author_topic=author_topic,
             matched_in_all=matched_in_all,
+            similar_to=Paper.from_record(self.by_id[reference.paper_id], score=1.0) if reference else None,
             papers=papers,
             searched=searched,
             filters=effective,
@@ -270,6 +284,14 @@ class HybridSearcher:
         for key, value in filters.items():
             mask &= self._field_values[key] == value
         return mask
+
+    def _paper_vector(self, paper_id: str) -> np.ndarray | None:
+        """A paper as a query: the mean of its chunk vectors, normalised."""
+        chunks = self._chunk_vectors([paper_id]).get(paper_id)
+        if chunks is None or not len(chunks):
+            return None
+        mean = chunks.mean(axis=0)
+        return mean / np.linalg.norm(mean)
 
     def _query_vector(self, question: str) -> np.ndarray | None:
         if not question.strip() or not self.records:

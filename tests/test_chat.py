@@ -265,3 +265,15 @@ def test_the_chat_command_streams_and_supports_sources_and_reset(
     assert "papers searched matched" in out
     assert "Evidence:" in out and "(read as: Who wrote “" in out
     assert "(conversation reset)" in out and out.rstrip().endswith("(no papers cited yet)")
+
+
+def test_more_like_the_second_one_searches_for_its_neighbours(store: Path) -> None:
+    pc = PaperChat(data_dir=store, llm="extractive")
+    history = converse(pc, ["Which orals are about large language models?"])
+    second = history[0][1].citations[1]
+    assert second.title, "the 25-oral listing titles every paper"
+
+    reply = pc.chat("Find more papers like the second one", history)
+
+    assert reply.citations and second.id not in {p.id for p in reply.citations}
+    assert any(f"Papers like “{second.title}”" in n for n in reply.notices), reply.notices
