@@ -25,7 +25,7 @@ from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.question import QuestionIntent, read_intent, requested_count, topic_text, without_requested_count
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
-from app.similar import TitleIndex
+from app.similar import SimilarRequest, TitleIndex
 from app.text import content_terms
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
@@ -146,6 +146,22 @@ class SearchResult:
         return not self.papers
 
 
+@dataclass
+class ReadQuestion:
+    """A question taken apart before searching: the text left to search and what it named."""
+
+    #: What the legs search: the question without the institutions, authors (beside a topic)
+    #: and count it named; for "papers like X", X's title and abstract.
+    topic: str
+    intent: QuestionIntent
+    institutions: list[AffiliationMatch]
+    authors: list[AuthorMatch]
+    #: The question names authors and a topic: their papers are searched for it.
+    author_topic: bool
+    #: The paper a "papers like X" question named.
+    reference: SimilarRequest | None
+
+
 class HybridSearcher:
     """Searches one store; built once per engine from the store's records."""
 
@@ -182,35 +198,22 @@ class HybridSearcher:
     def search(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> SearchResult:
         """Rank papers for a question; ``k`` caps the list, otherwise relevance decides."""
         filters = validate_filters(where)
-        institutions = self.affiliations.find(question)
-        topic_question = without_mentions(question, institutions) if institutions else question
-        topic_question = without_requested_count(topic_question)
-        named = self.authors.find(topic_question)
-        author_topic = bool(named) and names_a_topic(without_names(topic_question, named))
-        if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
-            topic_question = without_names(topic_question, named)
-        intent = read_intent(topic_question, self.venues, self.years, self.statuses)
-        intent.institution_only = bool(institutions) and names_only(topic_question)
-        intent.requested = requested_count(question)
-        reference = None if named else self.titles.find(topic_question)
-        if reference:  # "papers like ViP": ViP's own title and abstract are the query
-            like = self.by_id[reference.paper_id]
-            intent.wants_list, intent.text = True, like.title or topic_question
-            topic_question = f"{like.title}. {like.abstract or ''}"
+        read = self._read(question)
+        intent, topic_question, reference = read.intent, read.topic, read.reference
         implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
         effective = {**implied, **filters}
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
         subset_key: tuple = tuple(sorted(effective.items()))
         notices: list[str] = []
-        if institutions:
-            named_papers = frozenset().union(*(m.paper_ids for m in institutions))
+        if read.institutions:
+            named_papers = frozenset().union(*(m.paper_ids for m in read.institutions))
             allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
-            notices.append(f"Searched only {narrowing_note(institutions)}: {int(allowed.sum())} papers.")
-        if author_topic:
-            written = papers_of(named, question)
+            notices.append(f"Searched only {narrowing_note(read.institutions)}: {int(allowed.sum())} papers.")
+        if read.author_topic:
+            written = papers_of(read.authors, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
-            notices.append(f"Searched only papers by {author_names(named)}: {int(allowed.sum())} papers.")
+            notices.append(f"Searched only papers by {author_names(read.authors)}: {int(allowed.sum())} papers.")
 
         try:
             vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)
@@ -226,7 +229,7 @@ class HybridSearcher:
             dense.pop(reference.paper_id, None)
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
-        author_hits = set() if author_topic else self._author_papers(papers_of(named, question), allowed)
+        author_hits = set() if read.author_topic else self._author_papers(papers_of(read.authors, question), allowed)
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
@@ -253,9 +256,9 @@ class HybridSearcher:
         papers = [self._paper(c) for c in kept]
         return SearchResult(
             question=question,
-            affiliations=institutions,
-            authors=named,
-            author_topic=author_topic,
+            affiliations=read.institutions,
+            authors=read.authors,
+            author_topic=read.author_topic,
             matched_in_all=matched_in_all,
             similar_to=Paper.from_record(self.by_id[reference.paper_id], score=1.0) if reference else None,
             papers=papers,
@@ -269,6 +272,25 @@ class HybridSearcher:
             nearest=nearest,
             terms=self.keyword.question_terms(intent.text),
         )
+
+    def _read(self, question: str) -> ReadQuestion:
+        """What the question names (institutions, authors, a paper) and what is left to search."""
+        institutions = self.affiliations.find(question)
+        topic = without_mentions(question, institutions) if institutions else question
+        topic = without_requested_count(topic)
+        named = self.authors.find(topic)
+        author_topic = bool(named) and names_a_topic(without_names(topic, named))
+        if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
+            topic = without_names(topic, named)
+        intent = read_intent(topic, self.venues, self.years, self.statuses)
+        intent.institution_only = bool(institutions) and names_only(topic)
+        intent.requested = requested_count(question)
+        reference = None if named else self.titles.find(topic)
+        if reference:  # "papers like ViP": ViP's own title and abstract are the query
+            like = self.by_id[reference.paper_id]
+            intent.wants_list, intent.text = True, like.title or topic
+            topic = f"{like.title}. {like.abstract or ''}"
+        return ReadQuestion(topic, intent, institutions, named, author_topic, reference)
 
     def _narrowed(
         self, allowed: np.ndarray, subset_key: tuple, reason: str, paper_ids: frozenset[str]
