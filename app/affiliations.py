@@ -54,7 +54,8 @@ FILLER_TERMS = frozenset(
     content_terms(
         "researcher researchers people person someone publish published publishes appear appeared "
         "affiliated affiliation affiliations institution institutions organisation organization "
-        "team teams lab labs group groups employee employees member members present accepted"
+        "team teams lab labs group groups employee employees member members present accepted "
+        "together joint jointly collaboration collaborations collaborate collaborated collaborative"
     )
 )
 #: Mail and hosting domains that say nothing about where an author works.
@@ -241,9 +242,10 @@ def _in_title_case(tokens: list[tuple[str, int, int]], folded: list[str], i: int
 
 
 def _cue_before(folded: list[str], i: int) -> int | None:
-    """Where the "from" ("at", "by") before word ``i`` is, "the" allowed between: "from the MIT"."""
+    """Where the "from" ("at", "by") before word ``i`` is, "the", "both" or "either" allowed
+    between: "from the MIT", "from both Google and Stanford"."""
     k = i - 1
-    if k >= 0 and folded[k] == "the":
+    if k >= 0 and folded[k] in ("the", "both", "either"):
         k -= 1
     return k if k >= 0 and folded[k] in _CUES_BEFORE else None
 
@@ -277,11 +279,33 @@ def affiliation_evidence(affiliations: list[str], domains: list[str], matches: l
     return "Authors at " + "; ".join(shown) if shown else None
 
 
-def narrowing_note(matches: list[AffiliationMatch]) -> str:
-    """'an author at Google DeepMind (or 2 other spellings)': what the search was narrowed to."""
+#: "both", "jointly", "collaborations between": the papers with authors at each institution.
+_JOINT_WORK = re.compile(r"\b(?:both|together|joint|jointly|collaborat\w*)\b", re.IGNORECASE)
+
+
+def asks_for_joint_work(question: str, matches: list[AffiliationMatch]) -> bool:
+    """Whether the question wants papers with authors at every named institution, not any."""
+    return len(matches) >= 2 and bool(_JOINT_WORK.search(question))
+
+
+def papers_at(matches: list[AffiliationMatch], question: str) -> frozenset[str]:
+    """The papers with an author at any named institution, or at each of them when the
+    question asks for their joint work ("Which papers are from both Google and Stanford?")."""
+    if not matches:
+        return frozenset()
+    if asks_for_joint_work(question, matches):
+        return frozenset.intersection(*(m.paper_ids for m in matches))
+    return frozenset().union(*(m.paper_ids for m in matches))
+
+
+def narrowing_note(matches: list[AffiliationMatch], joint: bool = False) -> str:
+    """'an author at Google DeepMind (or 2 other spellings)': what the search was narrowed to;
+    ``joint``: 'authors at Google and at Stanford University'."""
     parts = []
     for match in matches:
         shown = match.institutions[0] if match.institutions else match.mention
         others = len(match.institutions) - 1
         parts.append(shown + (f" (or {others} other spelling{'s' if others > 1 else ''})" if others > 0 else ""))
+    if joint:
+        return "papers with authors at " + " and at ".join(parts)
     return "papers with an author at " + " or ".join(parts)

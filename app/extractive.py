@@ -6,7 +6,7 @@ configured it is what answers. Everything it writes comes from stored records.
 
 from __future__ import annotations
 
-from app.affiliations import affiliation_evidence, narrowing_note
+from app.affiliations import affiliation_evidence, asks_for_joint_work, narrowing_note
 from app.authors import author_evidence, author_names
 from app.evidence import best_sentence
 from app.papers import NEAREST_HEADING, NO_ANSWER, Answer, Paper, short_authors
@@ -21,7 +21,8 @@ def matched_line(result: SearchResult) -> str:
     noun = "paper" if result.searched == 1 else "papers"
     line = f"{result.matched} of {result.searched} {noun} searched matched."
     if result.affiliations:
-        line += f" Only {narrowing_note(result.affiliations)} were considered."
+        joint = asks_for_joint_work(result.question, result.affiliations)
+        line += f" Only {narrowing_note(result.affiliations, joint=joint)} were considered."
     if result.author_topic:
         line += f" Only papers by {author_names(result.authors)} were considered."
     return line

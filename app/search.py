@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from app import exact_dense
-from app.affiliations import AffiliationIndex, AffiliationMatch, names_only, narrowing_note, without_mentions
+from app.affiliations import (
+    AffiliationIndex,
+    AffiliationMatch,
+    asks_for_joint_work,
+    names_only,
+    narrowing_note,
+    papers_at,
+    without_mentions,
+)
 from app.authors import AuthorIndex, AuthorMatch, author_names, names_a_topic, papers_of, without_names
 from app.keyword import KeywordIndex
 from app.papers import Paper
@@ -207,9 +215,10 @@ class HybridSearcher:
         subset_key: tuple = tuple(sorted(effective.items()))
         notices: list[str] = []
         if read.institutions:
-            named_papers = frozenset().union(*(m.paper_ids for m in read.institutions))
+            named_papers = papers_at(read.institutions, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
-            notices.append(f"Searched only {narrowing_note(read.institutions)}: {int(allowed.sum())} papers.")
+            note = narrowing_note(read.institutions, joint=asks_for_joint_work(question, read.institutions))
+            notices.append(f"Searched only {note}: {int(allowed.sum())} papers.")
         if read.author_topic:
             written = papers_of(read.authors, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)

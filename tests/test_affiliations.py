@@ -165,6 +165,18 @@ def test_asking_for_an_institutions_papers_lists_them_all_with_the_affiliation_a
     assert "Only papers with an author at Stanford University were considered" in answer["answer"]
 
 
+def test_both_institutions_means_papers_with_authors_at_each(affiliation_store: Path) -> None:
+    """"from both Google and Stanford" is their joint papers; "from Google or Stanford" any."""
+    pc = PaperChat(data_dir=affiliation_store)
+
+    both = pc.ask("Which papers are from both Google and Stanford?")
+    either = pc.search("Which papers are from Google or Stanford?")
+
+    assert {p.title for p in both.citations} == {"Scaling Vision Transformers on Satellite Images"}
+    assert "authors at Google" in both.text and "and at Stanford University" in both.text
+    assert {p.title for p in either} >= STANFORD | GOOGLE_RL
+
+
 def test_stats_count_the_papers_whose_institutions_are_named(affiliation_store: Path, run_cli) -> None:
     done = run_cli("stats", "--data-dir", affiliation_store)
     assert "institutions: named for 8" in done.stdout
