@@ -185,6 +185,25 @@ def affiliation_section(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def similar_section(results: dict[str, Any]) -> str:
+    """Section 1d: "Which orals are similar to X?" against asking with X's title as the topic."""
+    measured = results.get("similar") or {}
+    if not measured:
+        return ""
+    out = ["### Papers like a paper", "",
+           "For each topic or paraphrase question with three or more gold papers, each titled gold "
+           "paper X is asked about (\"Which orals are similar to X?\"); the other gold papers are the ones "
+           "a reader wants beside it. Score: the share of them in the top 10 besides X. The alternative "
+           "is asking with X's title as the topic (\"Which orals are about X?\").", ""]  # fmt: skip
+    for corpus, m in measured.items():
+        rows = [[system, value] for system, value in m["systems"].items()]
+        lat = m["latency_ms"]
+        out += [f"{corpus}: {m['cases']} cases ({m['resolved']} resolved to the named paper).", "",
+                table(["question form", f"fellow gold papers in the top {10}"], rows), "",
+                f"Search p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms over {lat['n']} searches.", ""]  # fmt: skip
+    return "\n".join(out)
+
+
 def _list_ratio(summaries: dict[str, Any], alternatives: Sequence[str]) -> float:
     mine = summaries["paperchat"]["list_completeness"]
     best = max(summaries[name]["list_completeness"] for name in alternatives)
@@ -341,7 +360,7 @@ def rerun_section(results: dict[str, Any]) -> str:
 
 def render(results: dict[str, Any]) -> str:
     sections = [header(results), targets_section(results), quality_section(results),
-                acronym_section(results), affiliation_section(results), "![quality per question type](quality_by_type.png)", speed_section(results),
+                acronym_section(results), affiliation_section(results), similar_section(results), "![quality per question type](quality_by_type.png)", speed_section(results),
                 ingest_section(results), scale_section(results), server_section(results), rerun_section(results)]  # fmt: skip
     return "\n\n".join(sections) + "\n"
 

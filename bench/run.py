@@ -157,11 +157,12 @@ def quality(cfg: Config, points: list[dict[str, Any]], results: dict[str, Any]) 
     from bench.acronyms import measure as acronym_consistency
     from bench.affiliations import measure as institution_questions
     from bench.llama_baseline import LlamaIndexSystem
+    from bench.similar import measure as similar_papers
     from bench.quality import behind, evaluate, load_sets, ratios, summary
 
     sets = load_sets()
     results["quality"], results["ratios"], results["ratios_all"], results["llama"] = {}, {}, {}, {}
-    results["behind"], results["acronyms"], results["affiliations"] = {}, {}, {}
+    results["behind"], results["acronyms"], results["affiliations"], results["similar"] = {}, {}, {}, {}
     for point in (p for p in points if not p["incremental"]):
         corpus = corpus_name(point)
         pc = PaperChat(data_dir=point_dir(cfg, point), llm="extractive")
@@ -182,6 +183,9 @@ def quality(cfg: Config, points: list[dict[str, Any]], results: dict[str, Any]) 
         if (institutions := institution_questions(pc)) is not None:
             log(f"institution questions over {len(records)} records")
             results["affiliations"][corpus] = institutions
+        if (similar := similar_papers(pc, sets)) is not None:
+            log(f"papers-like-a-paper questions over {len(records)} records")
+            results["similar"][corpus] = similar
         llama.close()
         pc.store().close()
 
