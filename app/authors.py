@@ -129,21 +129,27 @@ _JOINT_WORK = re.compile(r"\b(?:together|jointly|with each other)\b|\bco-?(?:aut
                          re.IGNORECASE)
 
 
+def wants_shared_papers(question: str, matches: list[AuthorMatch]) -> bool:
+    """Whether the question names two or more authors and wants the papers they share."""
+    return len({m.name for m in matches}) >= 2 and bool(_JOINT_WORK.search(question))
+
+
 def papers_of(matches: list[AuthorMatch], question: str) -> frozenset[str]:
     """The papers the named authors answer: each one's papers, or, when the question asks
-    for their joint work and names two or more, the papers they share."""
+    for their joint work, the papers they share."""
     if not matches:
         return frozenset()
     people = {m.name: m.paper_ids for m in matches}
-    if len(people) >= 2 and _JOINT_WORK.search(question):
+    if wants_shared_papers(question, matches):
         return frozenset.intersection(*people.values())
     return frozenset().union(*people.values())
 
 
-def author_names(matches: list[AuthorMatch]) -> str:
-    """'Yoshua Bengio', 'Yoshua Bengio or Aaron Courville': the names as the question wrote them."""
+def author_names(matches: list[AuthorMatch], joint: bool = False) -> str:
+    """'Yoshua Bengio', 'Yoshua Bengio or Aaron Courville' ('... and ...' for joint work):
+    the names as the question wrote them."""
     names = list(dict.fromkeys(m.name for m in matches))
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + (" and " if joint else " or ") + names[-1]
 
 
 def names_a_topic(rest: str) -> bool:

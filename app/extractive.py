@@ -7,7 +7,7 @@ configured it is what answers. Everything it writes comes from stored records.
 from __future__ import annotations
 
 from app.affiliations import affiliation_evidence, asks_for_joint_work, narrowing_note
-from app.authors import author_evidence, author_names
+from app.authors import author_evidence, author_names, wants_shared_papers
 from app.evidence import best_sentence
 from app.papers import NEAREST_HEADING, NO_ANSWER, Answer, Paper, short_authors
 from app.search import SearchResult
@@ -24,7 +24,8 @@ def matched_line(result: SearchResult) -> str:
         joint = asks_for_joint_work(result.question, result.affiliations)
         line += f" Only {narrowing_note(result.affiliations, joint=joint)} were considered."
     if result.author_topic:
-        line += f" Only papers by {author_names(result.authors)} were considered."
+        joint = wants_shared_papers(result.question, result.authors)
+        line += f" Only papers by {author_names(result.authors, joint=joint)} were considered."
     return line
 
 
@@ -33,10 +34,10 @@ def attach_evidence(result: SearchResult, idf) -> list[Paper]:
     only names authors or an institution is answered by the author list, so the evidence is
     the named authors (where the citation's "et al." may hide them) or their institutions;
     so is a paper without an abstract."""
-    names_only = bool(result.authors) and not result.author_topic
+    authors_only = bool(result.authors) and not result.author_topic
     for paper in result.papers:
         evidence = None
-        if not result.intent.institution_only and not names_only:
+        if not result.intent.institution_only and not authors_only:
             evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
         if evidence is None and result.authors:
             evidence = author_evidence(paper.authors, result.authors)

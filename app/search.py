@@ -28,7 +28,15 @@ from app.affiliations import (
     papers_at,
     without_mentions,
 )
-from app.authors import AuthorIndex, AuthorMatch, author_names, names_a_topic, papers_of, without_names
+from app.authors import (
+    AuthorIndex,
+    AuthorMatch,
+    author_names,
+    names_a_topic,
+    papers_of,
+    wants_shared_papers,
+    without_names,
+)
 from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.question import QuestionIntent, read_intent, requested_count, topic_text, without_requested_count
@@ -222,7 +230,8 @@ class HybridSearcher:
         if read.author_topic:
             written = papers_of(read.authors, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
-            notices.append(f"Searched only papers by {author_names(read.authors)}: {int(allowed.sum())} papers.")
+            names = author_names(read.authors, joint=wants_shared_papers(question, read.authors))
+            notices.append(f"Searched only papers by {names}: {int(allowed.sum())} papers.")
 
         try:
             vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)

@@ -102,3 +102,12 @@ def test_names_are_cut_out_of_the_question_before_looking_for_a_topic(pc):
     authorship_only = f"Which orals has {ROCKTASCHEL} co-written?"
     assert not names_a_topic(without_names(authorship_only, pc.searcher.authors.find(authorship_only)))
     assert papers_of(named, question) == papers_by(pc, ROCKTASCHEL) | papers_by(pc, PARKER_HOLDER)
+
+
+def test_a_topic_among_joint_papers_says_whose_shared_papers_were_searched(pc):
+    shared = papers_by(pc, ROCKTASCHEL) & papers_by(pc, PARKER_HOLDER)
+
+    result = pc.search_result(f"Which orals by {ROCKTASCHEL} together with {PARKER_HOLDER} are about world models?")
+
+    assert {p.id for p in result.papers} <= shared
+    assert any(f"papers by {ROCKTASCHEL} and {PARKER_HOLDER}: {len(shared)} papers" in n for n in result.notices), result.notices
