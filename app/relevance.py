@@ -63,6 +63,7 @@ class RelevancePolicy:
     #: model widens it.
     answerable_dense: float = 0.437
     answerable_coverage: float = 0.5
+    #: Longest list an answer shows unasked (``-k`` shows more); it says how many matched.
     max_list: int = 50
 
 
@@ -111,7 +112,7 @@ def decide(
         or (terms_known and c.coverage >= 0.99 * top_coverage)
     ]
     debug.update(reason="list")
-    return (kept or candidates[:1])[: policy.max_list], debug
+    return kept or candidates[:1], debug
 
 
 def standout(similarities: list[float], pool: int) -> list[float]:

@@ -261,10 +261,14 @@ class HybridSearcher:
 
         kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
         matched_in_all = None
-        if k is None and intent.requested and len(kept) > intent.requested:
-            notices.append(f"The question asked for {intent.requested}: the best {intent.requested} "
-                           f"of the {len(kept)} that match are shown.")  # fmt: skip
-            matched_in_all, kept = len(kept), kept[: intent.requested]
+        shown = intent.requested or self.policy.max_list
+        if k is None and len(kept) > shown:
+            if intent.requested:
+                notices.append(f"The question asked for {shown}: the best {shown} of the {len(kept)} that match are shown.")
+            else:
+                notices.append(f"{len(kept)} papers match; the best {shown} are shown. Ask a narrower question, or "
+                               f"list them all with `paperchat search QUESTION -k {len(kept)}`.")  # fmt: skip
+            matched_in_all, kept = len(kept), kept[:shown]
         nearest = []
         if k is not None:
             kept = (kept if kept else candidates)[:k] if k > 0 else []
