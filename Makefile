@@ -57,7 +57,7 @@ test: install-local browser  ## run the whole test suite (slow tests included)
 test-fast: install  ## run the tests not marked slow
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: install  ## quality, speed, ingest, scale and server benchmarks -> bench/results/REPORT.md (about an hour)
+bench: install  ## quality, speed, ingest, scale and server benchmarks -> bench/results/REPORT.md (about 15 minutes here)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
