@@ -6,6 +6,7 @@ configured it is what answers. Everything it writes comes from stored records.
 
 from __future__ import annotations
 
+from app.author_count import author_count_evidence
 from app.affiliations import affiliation_evidence, asks_for_joint_work, narrowing_note
 from app.authors import author_evidence, author_names, wants_shared_papers
 from app.evidence import best_sentence
@@ -26,6 +27,8 @@ def matched_line(result: SearchResult) -> str:
     if result.author_topic:
         joint = wants_shared_papers(result.question, result.authors)
         line += f" Only papers by {author_names(result.authors, joint=joint)} were considered."
+    if result.author_count is not None:
+        line += f" Only papers with {result.author_count.describe()} were considered."
     return line
 
 
@@ -33,11 +36,14 @@ def attach_evidence(result: SearchResult, idf) -> list[Paper]:
     """Give each kept paper the abstract sentence that best supports it. A question that
     only names authors or an institution is answered by the author list, so the evidence is
     the named authors (where the citation's "et al." may hide them) or their institutions;
-    so is a paper without an abstract."""
+    so is a paper without an abstract. A question about how many authors a paper has is
+    answered by the count and the names."""
     authors_only = bool(result.authors) and not result.author_topic
     for paper in result.papers:
         evidence = None
-        if not result.intent.institution_only and not authors_only:
+        if result.intent.author_count_only:
+            evidence = author_count_evidence(paper.authors)
+        elif not result.intent.institution_only and not authors_only:
             evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
         if evidence is None and result.authors:
             evidence = author_evidence(paper.authors, result.authors)
@@ -45,6 +51,12 @@ def attach_evidence(result: SearchResult, idf) -> list[Paper]:
             evidence = affiliation_evidence(paper.affiliations, paper.domains, result.affiliations)
         paper.evidence = evidence
     return result.papers
+
+
+def _count_is_the_answer(result: SearchResult) -> bool:
+    """The question asked for an author count and nothing else to search for ("Which
+    DeepMind papers have a single author?"), so no match means no paper has that count."""
+    return result.intent.structural or (bool(result.authors) and not result.author_topic)
 
 
 def format_item(number: int, paper: Paper) -> str:
@@ -81,6 +93,9 @@ class ExtractiveBackend:
         papers = attach_evidence(result, idf)
         if not papers:
             text = f"{NO_ANSWER} ({result.searched} papers searched.)"
+            if result.author_count is not None and _count_is_the_answer(result):
+                has = result.author_count.describe()
+                text = f"{NO_ANSWER} None of the papers considered has {has}. ({result.searched} papers searched.)"
             for paper in result.nearest:
                 paper.evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
             if result.nearest:

@@ -2,7 +2,8 @@
 
 Three things change how retrieval behaves: metadata the question implies ("orals",
 "ICML 2024"), whether it wants a list or one paper ("Which orals..." vs "Which oral..."),
-and structural asks that no text search can answer ("written by a single author").
+and structural asks that no text search can answer ("written by a single author", read by
+:mod:`app.author_count`).
 Author names are matched separately (see :mod:`app.authors`).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from app.author_count import AuthorCount
 from app.language import looks_like_other_language
 
 _STATUS_WORDS: dict[str, str] = {
@@ -43,10 +45,6 @@ _SINGLE_CUES = re.compile(
 _LEAD_IN = re.compile(
     r"^\s*(?:which|what)\s+(?:orals?|papers?|talks?|works?|posters?|spotlights?)\s+"
     r"(?:(?:are|is|was|were|do|does|did)\s+)?(?:(?:about|on)\s+)?",
-    re.IGNORECASE,
-)
-_SINGLE_AUTHOR = re.compile(
-    r"\b(single|sole|one|solo|lone)[\s-]+(author|authored|writer)\b|\bsolo[\s-]authored\b|\bby one (person|researcher)\b",
     re.IGNORECASE,
 )
 
@@ -90,7 +88,11 @@ class QuestionIntent:
     text: str
     wants_list: bool
     implied_filters: dict[str, str | int] = field(default_factory=dict)
-    single_author_only: bool = False
+    #: The author count the question asks about ("more than 20 authors", "a single author").
+    author_count: AuthorCount | None = None
+    #: ... and it names no topic: every paper with that count answers (set by the searcher,
+    #: which takes the count out of the text it searches).
+    author_count_only: bool = False
     #: The question names an institution and no topic ("Which papers are from MIT?"):
     #: every paper of it answers (set by the searcher, which knows the institutions).
     institution_only: bool = False
@@ -98,9 +100,15 @@ class QuestionIntent:
     requested: int | None = None
 
     @property
+    def single_author_only(self) -> bool:
+        """"Which orals have a single author?": answered from the authors field alone."""
+        count = self.author_count
+        return self.author_count_only and count is not None and count.least == count.most == 1
+
+    @property
     def structural(self) -> bool:
         """Answered by which papers fit, not by how well they match a topic."""
-        return self.single_author_only or self.institution_only
+        return self.author_count_only or self.institution_only
 
 
 def implied_filters(
@@ -159,7 +167,6 @@ def read_intent(question: str, venues: set[str], years: set[int], statuses: set[
         text=question,
         wants_list=listy or not single,
         implied_filters=implied_filters(question, venues, years, statuses),
-        single_author_only=bool(_SINGLE_AUTHOR.search(question)),
         requested=requested_count(question),
     )
 

@@ -28,6 +28,7 @@ from app.affiliations import (
     papers_at,
     without_mentions,
 )
+from app.author_count import AuthorCount, read_author_count
 from app.authors import (
     AuthorIndex,
     AuthorMatch,
@@ -151,6 +152,9 @@ class SearchResult:
     matched_in_all: int | None = None
     #: The paper the question asked for neighbours of ("papers like ViP"), left out of ``papers``.
     similar_to: Paper | None = None
+    #: The author count the question asked about, "the most authors" resolved to a number
+    #: when the papers it is the most among were known before the search.
+    author_count: AuthorCount | None = None
 
     @property
     def matched(self) -> int:
@@ -176,6 +180,8 @@ class ReadQuestion:
     author_topic: bool
     #: The paper a "papers like X" question named.
     reference: SimilarRequest | None
+    #: Something is left to search for once the names and counts are taken out.
+    has_topic: bool = True
 
 
 class HybridSearcher:
@@ -206,6 +212,8 @@ class HybridSearcher:
         self._field_values = {
             key: np.array([getattr(r, key) for r in self.records], dtype=object) for key in FILTER_FIELDS
         }
+        self._ids = np.array([r.id for r in self.records], dtype=object)
+        self._author_counts = np.array([len(r.authors) for r in self.records], dtype=int)
 
     def facets(self) -> dict[str, list[str | int]]:
         """Filter values present in the store, for the page's filter controls."""
@@ -232,6 +240,11 @@ class HybridSearcher:
             allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
             names = author_names(read.authors, joint=wants_shared_papers(question, read.authors))
             notices.append(f"Searched only papers by {names}: {int(allowed.sum())} papers.")
+        count = intent.author_count
+        if count is not None and (count.extreme is None or not read.has_topic):
+            count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
+            if read.has_topic:  # otherwise the count is the answer, and the answer says so
+                notices.append(f"Searched only papers with {count.describe()}: {int(allowed.sum())} papers.")
 
         try:
             vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)
@@ -260,6 +273,10 @@ class HybridSearcher:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
         kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
+        if count is not None and count.extreme and read.has_topic and kept:
+            # "Which diffusion oral has the most authors?": the most among the topic's papers
+            count = count.resolved([len(self.by_id[c.paper_id].authors) for c in kept])
+            kept = [c for c in kept if count.admits(len(self.by_id[c.paper_id].authors))]
         matched_in_all = None
         shown = intent.requested or self.policy.max_list
         if k is None and len(kept) > shown:
@@ -283,6 +300,7 @@ class HybridSearcher:
             author_topic=read.author_topic,
             matched_in_all=matched_in_all,
             similar_to=Paper.from_record(self.by_id[reference.paper_id], score=1.0) if reference else None,
+            author_count=count,
             papers=papers,
             searched=searched,
             filters=effective,
@@ -300,19 +318,39 @@ class HybridSearcher:
         institutions = self.affiliations.find(question)
         topic = without_mentions(question, institutions) if institutions else question
         topic = without_requested_count(topic)
+        count, topic = read_author_count(topic)
         named = self.authors.find(topic)
-        author_topic = bool(named) and names_a_topic(without_names(topic, named))
+        has_topic = names_a_topic(without_names(topic, named) if named else topic)
+        author_topic = bool(named) and has_topic
         if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
             topic = without_names(topic, named)
         intent = read_intent(topic, self.venues, self.years, self.statuses)
         intent.institution_only = bool(institutions) and names_only(topic)
+        intent.author_count = count
+        intent.author_count_only = count is not None and not has_topic and not named and not institutions
         intent.requested = requested_count(question)
         reference = None if named else self.titles.find(topic)
         if reference:  # "papers like ViP": ViP's own title and abstract are the query
             like = self.by_id[reference.paper_id]
             intent.wants_list, intent.text = True, like.title or topic
             topic = f"{like.title}. {like.abstract or ''}"
-        return ReadQuestion(topic, intent, institutions, named, author_topic, reference)
+        return ReadQuestion(topic, intent, institutions, named, author_topic, reference, has_topic)
+
+    def _by_author_count(
+        self, count: AuthorCount, allowed: np.ndarray, subset_key: tuple, read: ReadQuestion, question: str
+    ) -> tuple[AuthorCount, np.ndarray, tuple]:
+        """The papers ``allowed`` keeps whose author count fits, with "the most authors"
+        resolved over the papers the question is about (a named author's, when it names one)."""
+        counts = self._author_counts
+        scope = allowed
+        if read.authors and not read.author_topic:
+            written = papers_of(read.authors, question)
+            scope = allowed & np.isin(self._ids, list(written))
+        count = count.resolved(counts[scope].tolist())
+        fits = counts >= max(count.least, 1)
+        if count.most is not None:
+            fits &= counts <= count.most
+        return count, allowed & fits, (*subset_key, ("author_count", (count.least, count.most)))
 
     def _narrowed(
         self, allowed: np.ndarray, subset_key: tuple, reason: str, paper_ids: frozenset[str]
@@ -403,9 +441,7 @@ class HybridSearcher:
         order = np.argsort(-keyword_scores, kind="stable")[:LEG_DEPTH]
         keyword_rank = {self.records[i].id: r for r, i in enumerate(order) if keyword_scores[i] > 0}
         pool = set(dense_rank) | set(keyword_rank) | author_hits
-        if intent.single_author_only:
-            pool = {r.id for r, ok in zip(self.records, allowed) if ok and len(r.authors) == 1}
-        elif intent.institution_only:
+        if intent.structural:  # ``allowed`` holds exactly the papers that fit
             pool = {self.records[i].id for i in np.flatnonzero(allowed)}
         top_keyword = float(keyword_scores.max()) if keyword_scores.size else 0.0
         question_terms = set(content_terms(intent.text))
@@ -435,6 +471,11 @@ class HybridSearcher:
                 )
             )
         candidates.sort(key=lambda c: (c.author_match or c.structural_match, c.fused), reverse=True)
+        count = intent.author_count
+        if count is not None and (intent.structural or author_hits):  # by count, then fused
+            sign = -1 if count.descending else 1
+            candidates.sort(key=lambda c: (not (c.author_match or c.structural_match),
+                                           sign * len(self.by_id[c.paper_id].authors)))  # fmt: skip
         return candidates
 
     def _paper(self, candidate: Candidate) -> Paper:
