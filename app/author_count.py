@@ -145,12 +145,13 @@ def read_author_count(question: str) -> tuple[AuthorCount | None, str]:
     return None, question
 
 
-def author_count_evidence(authors: Sequence[str], limit: int = 6) -> str | None:
-    """Why a paper answers an author-count question: its count and the names behind it
-    (the citation line shows only the first three)."""
+def author_list_evidence(authors: Sequence[str], limit: int | None = 6) -> str | None:
+    """Why a paper answers an author-count or who-wrote question: its count and the names
+    (the citation line shows only the first three); ``limit=None`` names every author."""
     if not authors:
         return None
     if len(authors) == 1:
         return f"Sole author: {authors[0]}"
+    limit = len(authors) if limit is None else limit
     names = ", ".join(authors[:limit]) + (f" and {len(authors) - limit} more" if len(authors) > limit else "")
     return f"{len(authors)} authors: {names}"

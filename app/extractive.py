@@ -6,7 +6,7 @@ configured it is what answers. Everything it writes comes from stored records.
 
 from __future__ import annotations
 
-from app.author_count import author_count_evidence
+from app.author_count import author_list_evidence
 from app.affiliations import affiliation_evidence, asks_for_joint_work, narrowing_note
 from app.authors import author_evidence, author_names, wants_shared_papers
 from app.evidence import best_sentence
@@ -37,12 +37,14 @@ def attach_evidence(result: SearchResult, idf) -> list[Paper]:
     only names authors or an institution is answered by the author list, so the evidence is
     the named authors (where the citation's "et al." may hide them) or their institutions;
     so is a paper without an abstract. A question about how many authors a paper has is
-    answered by the count and the names."""
+    answered by the count and the names, and a who-wrote question by every name."""
     authors_only = bool(result.authors) and not result.author_topic
     for paper in result.papers:
         evidence = None
         if result.intent.author_count_only:
-            evidence = author_count_evidence(paper.authors)
+            evidence = author_list_evidence(paper.authors)
+        elif result.intent.wants_authors:
+            evidence = author_list_evidence(paper.authors, limit=None)
         elif not result.intent.institution_only and not authors_only:
             evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
         if evidence is None and result.authors:

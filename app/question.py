@@ -38,7 +38,8 @@ _LIST_CUES = re.compile(
 _SINGLE_CUES = re.compile(
     r"\b(which|what)\s+(oral|paper|talk|work|poster|spotlight|article)\b(?!s)"
     r"|^\s*(what|who)\s+(is|are|was|does|do)\b"
-    r"|\bwho\s+wrote\s+the\b"
+    r"|\bwho\s+wrote\s+the\s+(?!(?:orals|papers|talks|works|posters|spotlights)\b)"
+    r"|^\s*who\s+(?:wrote|authored|co-?authored)\b(?!.*\b(?:orals|papers|talks|works|posters|spotlights)\b)"
     r"|\bthe\s+(oral|paper|talk)\s+(that|which|where|whose)\b",
     re.IGNORECASE,
 )
@@ -48,6 +49,16 @@ _LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 
+
+#: "Who wrote Genie?", "Who are the authors of ViP?", "List the authors of XRM": the answer is
+#: the author list, so that is the evidence, not an abstract sentence.
+_ASKS_FOR_AUTHORS = re.compile(
+    r"^\s*(?:who\s+(?:wrote|authored|co-?authored|is\s+behind|are\s+behind|was\s+behind)\b"
+    r"|(?:who|what)\s+(?:are|were|is|was)\s+the\s+(?:co-?)?authors?\s+of\b"
+    r"|(?:list|name|give\s+me|show\s+me)\s+the\s+(?:co-?)?authors\s+of\b"
+    r"|(?:the\s+)?(?:co-?)?authors\s+of\b)",
+    re.IGNORECASE,
+)
 
 _NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
                  "twelve": 12, "fifteen": 15, "twenty": 20}
@@ -98,6 +109,8 @@ class QuestionIntent:
     institution_only: bool = False
     #: How many papers the question asks for ("give me 3 papers on X"); None: all that match.
     requested: int | None = None
+    #: The question asks who wrote a paper: each paper's evidence is its author list.
+    wants_authors: bool = False
 
     @property
     def single_author_only(self) -> bool:
@@ -168,6 +181,7 @@ def read_intent(question: str, venues: set[str], years: set[int], statuses: set[
         wants_list=listy or not single,
         implied_filters=implied_filters(question, venues, years, statuses),
         requested=requested_count(question),
+        wants_authors=bool(_ASKS_FOR_AUTHORS.search(question)),
     )
 
 

@@ -111,3 +111,23 @@ def test_a_topic_among_joint_papers_says_whose_shared_papers_were_searched(pc):
 
     assert {p.id for p in result.papers} <= shared
     assert any(f"papers by {ROCKTASCHEL} and {PARKER_HOLDER}: {len(shared)} papers" in n for n in result.notices), result.notices
+
+
+def test_who_wrote_a_paper_is_answered_by_that_paper_and_its_whole_author_list(pc):
+    vip = next(r for r in pc.searcher.records if (r.title or "").startswith("ViP:"))
+
+    answer = pc.ask("Who wrote ViP: A Differentially Private Foundation Model for Computer Vision?")
+
+    assert [p.id for p in answer.citations] == [vip.id]  # one paper, not its look-alikes
+    assert answer.citations[0].evidence == f"{len(vip.authors)} authors: " + ", ".join(vip.authors)
+
+
+def test_who_wrote_papers_on_a_topic_lists_them_with_their_authors(pc):
+    topic = pc.ask("Which orals are about differential privacy?")
+    answer = pc.ask("Who wrote the orals about differential privacy?")
+
+    assert len(answer.citations) > 1
+    assert {p.id for p in answer.citations} == {p.id for p in topic.citations}
+    for paper in answer.citations:
+        names = ", ".join(paper.authors)
+        assert paper.evidence in (f"{len(paper.authors)} authors: {names}", f"Sole author: {names}")
