@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
@@ -35,7 +35,7 @@ from llama_index.core.chat_engine.types import AgentChatResponse, BaseChatEngine
 
 from app.engine import PaperQueryEngine, paper_node
 from app.papers import NO_ANSWER, Answer, Paper, short_authors
-from app.question import QuestionIntent, implied_filters, prepare_question, read_intent
+from app.question import implied_filters, prepare_question, read_intent
 from app.search import HybridSearcher, SearchResult
 from app.similar import asks_for_similar
 from app.text import content_terms
@@ -245,7 +245,7 @@ def scoped_result(searcher: HybridSearcher, plan: TurnPlan) -> SearchResult:
             searched=len(papers),
             filters=dict(plan.filters),
             implied_filters={},
-            intent=QuestionIntent(text=plan.standalone, wants_list=False),
+            intent=replace(read_intent(plan.standalone, set(), set(), set()), wants_list=False),  # "who wrote it?"
             ranked=list(papers),
             debug={"decision": {"reason": f"follow-up names one paper ({plan.reference})"}},
         )

@@ -148,6 +148,8 @@ def test_three_turns_with_the_extractive_backend(store: Path) -> None:
     history = converse(PaperChat(data_dir=store, llm="extractive"), CONVERSATION)
     check_conversation(history)
     assert all(a.backend == "extractive" for _, a in history)
+    who = history[2][1].citations[0]  # "Who wrote the second one?": its whole author list
+    assert who.evidence == f"{len(who.authors)} authors: " + ", ".join(who.authors)
 
 
 def test_three_turns_with_the_stub_openai_backend(store: Path, openai_stub: StubServer) -> None:
