@@ -40,6 +40,7 @@ from app.authors import (
 )
 from app.keyword import KeywordIndex
 from app.papers import Paper
+from app.position_papers import PositionPapers, asks_for_position_papers
 from app.question import QuestionIntent, read_intent, requested_count, topic_text, without_requested_count
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import SimilarRequest, TitleIndex
@@ -182,6 +183,8 @@ class ReadQuestion:
     reference: SimilarRequest | None
     #: Something is left to search for once the names and counts are taken out.
     has_topic: bool = True
+    #: The question asks for position papers (:mod:`app.position_papers`).
+    position: bool = False
 
 
 class HybridSearcher:
@@ -204,6 +207,7 @@ class HybridSearcher:
         self.authors = AuthorIndex(self.records, topic_words=self.keyword.topic_words)
         self.affiliations = AffiliationIndex(self.records, topic_words=self.keyword.topic_words)
         self.titles = TitleIndex(self.records)
+        self.position_papers = PositionPapers(self.records)
         self.venues = {r.venue for r in self.records if r.venue}
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
@@ -245,6 +249,16 @@ class HybridSearcher:
             count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
             if read.has_topic:  # otherwise the count is the answer, and the answer says so
                 notices.append(f"Searched only papers with {count.describe()}: {int(allowed.sum())} papers.")
+        declared: set[str] = set()
+        if read.position:
+            positions = self.position_papers
+            allowed = allowed & (positions.declared if intent.structural else positions.possible)
+            subset_key = (*subset_key, ("position", intent.structural))
+            note = positions.note(int(allowed.sum())) if read.has_topic else None
+            if note:
+                notices.append(note)
+            if not read.has_topic:  # "Which orals are position papers?": every declared one
+                declared = {self.records[i].id for i in np.flatnonzero(allowed & positions.declared)}
 
         try:
             vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)
@@ -261,7 +275,7 @@ class HybridSearcher:
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
         author_hits = set() if read.author_topic else self._author_papers(papers_of(read.authors, question), allowed)
-        candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent)
+        candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent, declared)
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
         if vector is not None and candidates and not author_hits and not intent.structural:
@@ -273,6 +287,9 @@ class HybridSearcher:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
         kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
+        if declared and not author_hits and not intent.structural:
+            # the papers that say they are position papers, then those the search finds
+            kept = [c for c in candidates if c.structural_match] + [c for c in kept if not c.structural_match]
         if count is not None and count.extreme and read.has_topic and kept:
             # "Which diffusion oral has the most authors?": the most among the topic's papers
             count = count.resolved([len(self.by_id[c.paper_id].authors) for c in kept])
@@ -319,8 +336,11 @@ class HybridSearcher:
         topic = without_mentions(question, institutions) if institutions else question
         topic = without_requested_count(topic)
         count, topic = read_author_count(topic)
-        named = self.authors.find(topic)
-        has_topic = names_a_topic(without_names(topic, named) if named else topic)
+        position, rest = asks_for_position_papers(topic)
+        named = self.authors.find(rest)
+        has_topic = names_a_topic(without_names(rest, named) if named else rest)
+        if has_topic:  # "position papers on X": X among them; else the words help find them
+            topic = rest
         author_topic = bool(named) and has_topic
         if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
             topic = without_names(topic, named)
@@ -334,7 +354,7 @@ class HybridSearcher:
             like = self.by_id[reference.paper_id]
             intent.wants_list, intent.text = True, like.title or topic
             topic = f"{like.title}. {like.abstract or ''}"
-        return ReadQuestion(topic, intent, institutions, named, author_topic, reference, has_topic)
+        return ReadQuestion(topic, intent, institutions, named, author_topic, reference, has_topic, position)
 
     def _by_author_count(
         self, count: AuthorCount, allowed: np.ndarray, subset_key: tuple, read: ReadQuestion, question: str
@@ -436,11 +456,12 @@ class HybridSearcher:
         author_hits: set[str],
         allowed: np.ndarray,
         intent: QuestionIntent,
+        declared: set[str] = frozenset(),
     ) -> list[Candidate]:
         dense_rank = {pid: r for r, pid in enumerate(sorted(dense, key=dense.get, reverse=True))}
         order = np.argsort(-keyword_scores, kind="stable")[:LEG_DEPTH]
         keyword_rank = {self.records[i].id: r for r, i in enumerate(order) if keyword_scores[i] > 0}
-        pool = set(dense_rank) | set(keyword_rank) | author_hits
+        pool = set(dense_rank) | set(keyword_rank) | author_hits | declared
         if intent.structural:  # ``allowed`` holds exactly the papers that fit
             pool = {self.records[i].id for i in np.flatnonzero(allowed)}
         top_keyword = float(keyword_scores.max()) if keyword_scores.size else 0.0
@@ -467,10 +488,10 @@ class HybridSearcher:
                     keyword_share=keyword_score / top_keyword if top_keyword > 0 else 0.0,
                     coverage=coverage[pid],
                     author_match=pid in author_hits,
-                    structural_match=intent.structural,
+                    structural_match=intent.structural or pid in declared,
                 )
             )
-        candidates.sort(key=lambda c: (c.author_match or c.structural_match, c.fused), reverse=True)
+        candidates.sort(key=lambda c: (c.author_match or (intent.structural and c.structural_match), c.fused), reverse=True)
         count = intent.author_count
         if count is not None and (intent.structural or author_hits):  # by count, then fused
             sign = -1 if count.descending else 1
