@@ -117,7 +117,7 @@ def _count(kind: str, numbers: list[int]) -> AuthorCount | None:
         "exactly": (n, n),
     }[kind]
     if bounds[1] is not None and bounds[1] < 1:
-        return None  # "fewer than one author": no paper can fit; read it as text
+        return None  # "fewer than one author": no paper can fit
     return AuthorCount(least=bounds[0], most=bounds[1])
 
 
@@ -136,7 +136,7 @@ def read_author_count(question: str) -> tuple[AuthorCount | None, str]:
         numbers = [_number(g) for g in match.groups() if g]
         count = _count(kind, numbers)
         if count is None:
-            continue
+            return None, question  # "fewer than one author": not "one author"; read it as text
         said = re.sub(r"^(?:with|having|that have|which have|have|has|written by|by)\s+", "", match.group(0).strip(), flags=re.I)
         count = replace(count, said=" ".join(said.lower().split()))
         rest = (question[: match.start()] + " " + question[match.end() :]).strip()

@@ -158,20 +158,56 @@ def names_a_topic(rest: str) -> bool:
     return any(not t.isdigit() and t not in AUTHORSHIP_TERMS for t in content_terms(rest.replace("-", " ")))
 
 
+#: "as first author", "the last author", "senior-authored": where in the author list the
+#: named person must be. By convention the first author did the work and the last led it.
+_ROLE = re.compile(r"\b(first|lead|last|senior)[\s-]+(?:co-?)?author(?:s|ed)?\b", re.IGNORECASE)
+_ROLE_NAMES = {"first": "first", "lead": "first", "last": "last", "senior": "last"}
+
+
+def author_role(question: str) -> str | None:
+    """'first' or 'last' when the question asks for the named authors in that place."""
+    match = _ROLE.search(question)
+    return _ROLE_NAMES[match.group(1).lower()] if match else None
+
+
+class _NamedAuthors:
+    """Tells whether an author-list entry is one of the names a question matched, the way
+    the index matched it: first and last name, or the last name alone."""
+
+    def __init__(self, matches: list[AuthorMatch]) -> None:
+        self.full: set[tuple[str, str]] = set()
+        self.last: set[str] = set()
+        for match in matches:
+            parts = name_parts(match.name)
+            if len(parts) >= 2:
+                self.full.add((parts[0], parts[-1]))
+            elif parts:
+                self.last.add(parts[-1])
+
+    def __contains__(self, author: str) -> bool:
+        parts = name_parts(author)
+        return bool(parts) and ((parts[0], parts[-1]) in self.full or parts[-1] in self.last)
+
+
+def in_role(
+    paper_ids: Iterable[str], authors_of: dict[str, list[str]], matches: list[AuthorMatch], role: str | None
+) -> frozenset[str]:
+    """The papers where a named author is first (or last) in the author list; all of them
+    when the question asks for no role."""
+    if role is None:
+        return frozenset(paper_ids)
+    named = _NamedAuthors(matches)
+    place = 0 if role == "first" else -1
+    return frozenset(pid for pid in paper_ids if authors_of[pid] and authors_of[pid][place] in named)
+
+
 def author_evidence(authors: list[str], matches: list[AuthorMatch]) -> str | None:
     """Why a paper answers an author question: the named authors, spelled as its listing
     spells them (the citation line shows only the first three)."""
-    wanted_full, wanted_last = set(), set()
-    for match in matches:
-        parts = name_parts(match.name)
-        if len(parts) >= 2:
-            wanted_full.add((parts[0], parts[-1]))
-        elif parts:
-            wanted_last.add(parts[-1])
+    named = _NamedAuthors(matches)
     shown = []
     for position, author in enumerate(authors, start=1):
-        parts = name_parts(author)
-        if parts and ((parts[0], parts[-1]) in wanted_full or parts[-1] in wanted_last):
+        if author in named:
             role = "sole author" if len(authors) == 1 else f"author {position} of {len(authors)}"
             shown.append(f"{author} ({role})")
     return "Authors include " + "; ".join(shown) if shown else None

@@ -31,7 +31,7 @@ _YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
 _LIST_CUES = re.compile(
     r"\b(which|what)\s+(orals|papers|talks|works|posters|spotlights|articles|publications)\b"
     r"|\b(list|all|every|any)\b.*\b(orals|papers|talks|works|posters|spotlights)\b"
-    r"|\bhow many\b"
+    r"|\bhow many\b(?!\s+(?:co-?)?authors\s+(?:does|did|has|had)\b)"
     r"|^\s*(what|who)\s+(are|were)\b.*\b(orals|papers|talks|works|posters|spotlights|articles|publications)\b",
     re.IGNORECASE,
 )
@@ -40,7 +40,8 @@ _SINGLE_CUES = re.compile(
     r"|^\s*(what|who)\s+(is|are|was|does|do)\b"
     r"|\bwho\s+wrote\s+the\s+(?!(?:orals|papers|talks|works|posters|spotlights)\b)"
     r"|^\s*who\s+(?:wrote|authored|co-?authored)\b(?!.*\b(?:orals|papers|talks|works|posters|spotlights)\b)"
-    r"|\bthe\s+(oral|paper|talk)\s+(that|which|where|whose)\b",
+    r"|\bthe\s+(oral|paper|talk)\s+(that|which|where|whose)\b"
+    r"|\bhow\s+many\s+(?:co-?)?authors\s+(?:does|did|has|had)\b",
     re.IGNORECASE,
 )
 _LEAD_IN = re.compile(
@@ -56,7 +57,8 @@ _ASKS_FOR_AUTHORS = re.compile(
     r"^\s*(?:who\s+(?:wrote|authored|co-?authored|is\s+behind|are\s+behind|was\s+behind)\b"
     r"|(?:who|what)\s+(?:are|were|is|was)\s+the\s+(?:co-?)?authors?\s+of\b"
     r"|(?:list|name|give\s+me|show\s+me)\s+the\s+(?:co-?)?authors\s+of\b"
-    r"|(?:the\s+)?(?:co-?)?authors\s+of\b)",
+    r"|(?:the\s+)?(?:co-?)?authors\s+of\b)"
+    r"|\bhow\s+many\s+(?:co-?)?authors\s+(?:does|did|do|has|have|had)\b",
     re.IGNORECASE,
 )
 
@@ -70,6 +72,22 @@ _REQUESTED_COUNT = re.compile(
     r"(?:orals|papers|talks|posters|spotlights|works|articles|publications)\b",
     re.IGNORECASE,
 )
+
+
+def asks_for_authors(question: str) -> bool:
+    """"Who wrote Genie?", "How many authors does ViP have?": the answer is an author list."""
+    return bool(_ASKS_FOR_AUTHORS.search(question))
+
+
+def without_author_ask(question: str) -> str:
+    """The question without its "Who wrote" / "How many authors does": what is left names
+    the paper or the topic, and "authors" is no search term ("Who wrote the orals on world
+    models?" -> "the orals on world models?")."""
+    if not asks_for_authors(question):
+        return question
+    rest = _ASKS_FOR_AUTHORS.sub(" ", question, count=1)
+    rest = re.sub(r"\s+(?:have|has|had)\s*([?.!]*)\s*$", r"\1", rest) if re.search(r"\bhow\s+many\b", question, re.I) else rest
+    return rest.strip() or question
 
 
 def requested_count(question: str) -> int | None:
@@ -181,7 +199,7 @@ def read_intent(question: str, venues: set[str], years: set[int], statuses: set[
         wants_list=listy or not single,
         implied_filters=implied_filters(question, venues, years, statuses),
         requested=requested_count(question),
-        wants_authors=bool(_ASKS_FOR_AUTHORS.search(question)),
+        wants_authors=asks_for_authors(question),
     )
 
 

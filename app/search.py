@@ -33,6 +33,8 @@ from app.authors import (
     AuthorIndex,
     AuthorMatch,
     author_names,
+    author_role,
+    in_role,
     names_a_topic,
     papers_of,
     wants_shared_papers,
@@ -41,7 +43,14 @@ from app.authors import (
 from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.position_papers import PositionPapers, asks_for_position_papers
-from app.question import QuestionIntent, read_intent, requested_count, topic_text, without_requested_count
+from app.question import (
+    QuestionIntent,
+    read_intent,
+    requested_count,
+    topic_text,
+    without_author_ask,
+    without_requested_count,
+)
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import SimilarRequest, TitleIndex
 from app.text import content_terms
@@ -111,6 +120,11 @@ def _shown(value: Any) -> str:
     """A value as an error message quotes it: an over-long one is cut, not echoed whole."""
     text = repr(value)
     return text if len(text) <= 80 else f"{text[:77]}... ({len(text):,} characters)"
+
+
+def counted(n: int) -> str:
+    """'1 paper', '89 papers'."""
+    return f"{n} paper" if n == 1 else f"{n} papers"
 
 
 def chroma_where(filters: dict[str, str | int]) -> dict[str, Any] | None:
@@ -218,6 +232,7 @@ class HybridSearcher:
         }
         self._ids = np.array([r.id for r in self.records], dtype=object)
         self._author_counts = np.array([len(r.authors) for r in self.records], dtype=int)
+        self._authors_of = {r.id: r.authors for r in self.records}
 
     def facets(self) -> dict[str, list[str | int]]:
         """Filter values present in the store, for the page's filter controls."""
@@ -238,17 +253,21 @@ class HybridSearcher:
             named_papers = papers_at(read.institutions, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
             note = narrowing_note(read.institutions, joint=asks_for_joint_work(question, read.institutions))
-            notices.append(f"Searched only {note}: {int(allowed.sum())} papers.")
+            notices.append(f"Searched only {note}: {counted(int(allowed.sum()))}.")
+        role = author_role(question) if read.authors else None
+        names = author_names(read.authors, joint=wants_shared_papers(question, read.authors)) if read.authors else ""
+        whose = f"with {names} as {role} author" if role else f"by {names}"
         if read.author_topic:
-            written = papers_of(read.authors, question)
+            written = self._named_papers(read, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
-            names = author_names(read.authors, joint=wants_shared_papers(question, read.authors))
-            notices.append(f"Searched only papers by {names}: {int(allowed.sum())} papers.")
+            notices.append(f"Searched only papers {whose}: {counted(int(allowed.sum()))}.")
+        elif role:
+            notices.append(f"Only papers {whose}.")
         count = intent.author_count
         if count is not None and (count.extreme is None or not read.has_topic):
             count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
             if read.has_topic:  # otherwise the count is the answer, and the answer says so
-                notices.append(f"Searched only papers with {count.describe()}: {int(allowed.sum())} papers.")
+                notices.append(f"Searched only papers with {count.describe()}: {counted(int(allowed.sum()))}.")
         declared: set[str] = set()
         if read.position:
             positions = self.position_papers
@@ -274,7 +293,13 @@ class HybridSearcher:
             dense.pop(reference.paper_id, None)
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
-        author_hits = set() if read.author_topic else self._author_papers(papers_of(read.authors, question), allowed)
+        author_hits = set() if read.author_topic else self._author_papers(self._named_papers(read, question), allowed)
+        #: The named authors' papers are the answer, even when none fits ("as first author")
+        by_authors = bool(read.authors) and not read.author_topic
+        if by_authors and not author_hits:
+            theirs = self._named_papers(read, question)
+            if theirs:  # "Which orals did X co-author?" when X has only posters
+                notices.append(f"Papers {whose} in the listings: {counted(len(theirs))}, none among the {searched} searched.")
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent, declared)
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
@@ -286,7 +311,7 @@ class HybridSearcher:
             for candidate in candidates:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
-        kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=bool(author_hits))
+        kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=by_authors)
         if declared and not author_hits and not intent.structural:
             # the papers that say they are position papers, then those the search finds
             kept = [c for c in candidates if c.structural_match] + [c for c in kept if not c.structural_match]
@@ -345,6 +370,9 @@ class HybridSearcher:
         if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
             topic = without_names(topic, named)
         intent = read_intent(topic, self.venues, self.years, self.statuses)
+        if intent.wants_authors:  # "Who wrote Genie?": search for Genie
+            topic = without_author_ask(topic)
+            intent.text = topic
         intent.institution_only = bool(institutions) and names_only(topic)
         intent.author_count = count
         intent.author_count_only = count is not None and not has_topic and not named and not institutions
@@ -356,6 +384,11 @@ class HybridSearcher:
             topic = f"{like.title}. {like.abstract or ''}"
         return ReadQuestion(topic, intent, institutions, named, author_topic, reference, has_topic, position)
 
+    def _named_papers(self, read: ReadQuestion, question: str) -> frozenset[str]:
+        """The papers the named authors answer: theirs, or the ones they share, and only
+        where one of them is first (or last) author when the question says so."""
+        return in_role(papers_of(read.authors, question), self._authors_of, read.authors, author_role(question))
+
     def _by_author_count(
         self, count: AuthorCount, allowed: np.ndarray, subset_key: tuple, read: ReadQuestion, question: str
     ) -> tuple[AuthorCount, np.ndarray, tuple]:
@@ -364,7 +397,7 @@ class HybridSearcher:
         counts = self._author_counts
         scope = allowed
         if read.authors and not read.author_topic:
-            written = papers_of(read.authors, question)
+            written = self._named_papers(read, question)
             scope = allowed & np.isin(self._ids, list(written))
         count = count.resolved(counts[scope].tolist())
         fits = counts >= max(count.least, 1)

@@ -113,10 +113,18 @@ def test_a_topic_among_joint_papers_says_whose_shared_papers_were_searched(pc):
     assert any(f"papers by {ROCKTASCHEL} and {PARKER_HOLDER}: {len(shared)} papers" in n for n in result.notices), result.notices
 
 
-def test_who_wrote_a_paper_is_answered_by_that_paper_and_its_whole_author_list(pc):
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who wrote ViP: A Differentially Private Foundation Model for Computer Vision?",
+        "Who are the authors of ViP?",
+        "How many authors does ViP have?",
+    ],
+)
+def test_who_wrote_a_paper_is_answered_by_that_paper_and_its_whole_author_list(pc, question):
     vip = next(r for r in pc.searcher.records if (r.title or "").startswith("ViP:"))
 
-    answer = pc.ask("Who wrote ViP: A Differentially Private Foundation Model for Computer Vision?")
+    answer = pc.ask(question)
 
     assert [p.id for p in answer.citations] == [vip.id]  # one paper, not its look-alikes
     assert answer.citations[0].evidence == f"{len(vip.authors)} authors: " + ", ".join(vip.authors)
@@ -131,3 +139,35 @@ def test_who_wrote_papers_on_a_topic_lists_them_with_their_authors(pc):
     for paper in answer.citations:
         names = ", ".join(paper.authors)
         assert paper.evidence in (f"{len(paper.authors)} authors: {names}", f"Sole author: {names}")
+
+
+def test_as_last_author_keeps_only_the_papers_where_the_name_is_last(pc):
+    theirs = [r for r in pc.searcher.records if ROCKTASCHEL in r.authors]
+    last = {r.id for r in theirs if r.authors[-1] == ROCKTASCHEL}
+    assert last and len(last) < len(theirs)  # the role has something to rule out
+
+    answer = pc.ask(f"Which orals have {ROCKTASCHEL} as last author?")
+
+    assert {p.id for p in answer.citations} == last
+    assert f"Only papers with {ROCKTASCHEL} as last author." in answer.notices
+
+
+def test_a_role_nobody_holds_is_declined_not_answered_from_the_text(pc):
+    assert not any(r.authors and r.authors[0] == ROCKTASCHEL for r in pc.searcher.records)
+
+    answer = pc.ask(f"Which orals is {ROCKTASCHEL} the first author of?")
+
+    assert answer.citations == []
+    assert answer.text.startswith(NO_ANSWER)
+
+
+def test_an_author_with_no_papers_among_those_searched_is_told_so(merged_store):
+    pc = PaperChat(data_dir=merged_store, llm="extractive")
+    name = "Yoshua Bengio"
+    theirs = papers_by(pc, name)
+    assert theirs and not any(pc.searcher.by_id[pid].status == "Oral" for pid in theirs)
+
+    result = pc.searcher.search(f"Which orals did {name} co-author?")
+
+    assert result.papers == []  # not orals that happen to match the words of the question
+    assert f"Papers by {name} in the listings: {len(theirs)} papers, none among the {result.searched} searched." in result.notices
