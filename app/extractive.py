@@ -29,6 +29,8 @@ def matched_line(result: SearchResult) -> str:
         line += f" Only papers by {author_names(result.authors, joint=joint)} were considered."
     if result.author_count is not None:
         line += f" Only papers with {result.author_count.describe()} were considered."
+    if result.title_phrase:
+        line += f" Only papers with “{result.title_phrase}” in the title were considered."
     return line
 
 

@@ -122,6 +122,8 @@ class QuestionIntent:
     #: ... and it names no topic: every paper with that count answers (set by the searcher,
     #: which takes the count out of the text it searches).
     author_count_only: bool = False
+    #: The question asks for a word in titles and names no topic: every such title answers.
+    title_only: bool = False
     #: The question names an institution and no topic ("Which papers are from MIT?"):
     #: every paper of it answers (set by the searcher, which knows the institutions).
     institution_only: bool = False
@@ -139,7 +141,7 @@ class QuestionIntent:
     @property
     def structural(self) -> bool:
         """Answered by which papers fit, not by how well they match a topic."""
-        return self.author_count_only or self.institution_only
+        return self.author_count_only or self.institution_only or self.title_only
 
 
 def implied_filters(

@@ -54,6 +54,7 @@ from app.question import (
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import SimilarRequest, TitleIndex
 from app.text import content_terms
+from app.title_words import read_title_phrase, titles_with, untitled_note
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
 from vectorstore.store import PaperStore, StoreUnavailableError
@@ -170,6 +171,8 @@ class SearchResult:
     #: The author count the question asked about, "the most authors" resolved to a number
     #: when the papers it is the most among were known before the search.
     author_count: AuthorCount | None = None
+    #: The word or phrase the question wanted in titles; only such papers were considered.
+    title_phrase: str | None = None
 
     @property
     def matched(self) -> int:
@@ -199,6 +202,8 @@ class ReadQuestion:
     has_topic: bool = True
     #: The question asks for position papers (:mod:`app.position_papers`).
     position: bool = False
+    #: The word or phrase the question wants in titles (:mod:`app.title_words`).
+    title_phrase: str | None = None
 
 
 class HybridSearcher:
@@ -233,6 +238,7 @@ class HybridSearcher:
         self._ids = np.array([r.id for r in self.records], dtype=object)
         self._author_counts = np.array([len(r.authors) for r in self.records], dtype=int)
         self._authors_of = {r.id: r.authors for r in self.records}
+        self._titled = np.array([bool(r.title) for r in self.records], dtype=bool)
 
     def facets(self) -> dict[str, list[str | int]]:
         """Filter values present in the store, for the page's filter controls."""
@@ -268,6 +274,15 @@ class HybridSearcher:
             count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
             if read.has_topic:  # otherwise the count is the answer, and the answer says so
                 notices.append(f"Searched only papers with {count.describe()}: {counted(int(allowed.sum()))}.")
+        if read.title_phrase:
+            untitled = int((allowed & ~self._titled).sum())
+            allowed = allowed & titles_with(self.records, read.title_phrase)
+            subset_key = (*subset_key, ("title", read.title_phrase.lower()))
+            if read.has_topic:
+                notices.append(f"Searched only papers with “{read.title_phrase}” in the title: {counted(int(allowed.sum()))}.")
+            note = untitled_note(untitled, searched)
+            if note:
+                notices.append(note)
         declared: set[str] = set()
         if read.position:
             positions = self.position_papers
@@ -343,6 +358,7 @@ class HybridSearcher:
             matched_in_all=matched_in_all,
             similar_to=Paper.from_record(self.by_id[reference.paper_id], score=1.0) if reference else None,
             author_count=count,
+            title_phrase=read.title_phrase,
             papers=papers,
             searched=searched,
             filters=effective,
@@ -362,6 +378,7 @@ class HybridSearcher:
         topic = without_requested_count(topic)
         count, topic = read_author_count(topic)
         position, rest = asks_for_position_papers(topic)
+        title_phrase, rest = read_title_phrase(rest)
         named = self.authors.find(rest)
         has_topic = names_a_topic(without_names(rest, named) if named else rest)
         if has_topic:  # "position papers on X": X among them; else the words help find them
@@ -376,13 +393,14 @@ class HybridSearcher:
         intent.institution_only = bool(institutions) and names_only(topic)
         intent.author_count = count
         intent.author_count_only = count is not None and not has_topic and not named and not institutions
+        intent.title_only = title_phrase is not None and not has_topic and not named and not institutions
         intent.requested = requested_count(question)
         reference = None if named else self.titles.find(topic)
         if reference:  # "papers like ViP": ViP's own title and abstract are the query
             like = self.by_id[reference.paper_id]
             intent.wants_list, intent.text = True, like.title or topic
             topic = f"{like.title}. {like.abstract or ''}"
-        return ReadQuestion(topic, intent, institutions, named, author_topic, reference, has_topic, position)
+        return ReadQuestion(topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase)
 
     def _named_papers(self, read: ReadQuestion, question: str) -> frozenset[str]:
         """The papers the named authors answer: theirs, or the ones they share, and only
