@@ -206,6 +206,23 @@ class ReadQuestion:
     title_phrase: str | None = None
 
 
+@dataclass
+class Narrowed:
+    """The papers left to search once a question's names, counts and title words narrowed
+    them, and what the answer should say about it."""
+
+    allowed: np.ndarray
+    #: Names this subset, for the exact dense search over it (:mod:`app.exact_dense`).
+    subset_key: tuple
+    notices: list[str]
+    #: The author count asked about, resolved ("the most authors" -> 31) where it could be.
+    count: AuthorCount | None
+    #: Papers that declare themselves position papers, listed whatever their score.
+    declared: set[str]
+    #: "by Yoshua Bengio", "with Yoshua Bengio as last author": whose papers were asked for.
+    whose: str
+
+
 class HybridSearcher:
     """Searches one store; built once per engine from the store's records."""
 
@@ -254,45 +271,9 @@ class HybridSearcher:
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
         subset_key: tuple = tuple(sorted(effective.items()))
-        notices: list[str] = []
-        if read.institutions:
-            named_papers = papers_at(read.institutions, question)
-            allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
-            note = narrowing_note(read.institutions, joint=asks_for_joint_work(question, read.institutions))
-            notices.append(f"Searched only {note}: {counted(int(allowed.sum()))}.")
-        role = author_role(question) if read.authors else None
-        names = author_names(read.authors, joint=wants_shared_papers(question, read.authors)) if read.authors else ""
-        whose = f"with {names} as {role} author" if role else f"by {names}"
-        if read.author_topic:
-            written = self._named_papers(read, question)
-            allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
-            notices.append(f"Searched only papers {whose}: {counted(int(allowed.sum()))}.")
-        elif role:
-            notices.append(f"Only papers {whose}.")
-        count = intent.author_count
-        if count is not None and (count.extreme is None or not read.has_topic):
-            count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
-            if read.has_topic:  # otherwise the count is the answer, and the answer says so
-                notices.append(f"Searched only papers with {count.describe()}: {counted(int(allowed.sum()))}.")
-        if read.title_phrase:
-            untitled = int((allowed & ~self._titled).sum())
-            allowed = allowed & titles_with(self.records, read.title_phrase)
-            subset_key = (*subset_key, ("title", read.title_phrase.lower()))
-            if read.has_topic:
-                notices.append(f"Searched only papers with “{read.title_phrase}” in the title: {counted(int(allowed.sum()))}.")
-            note = untitled_note(untitled, searched)
-            if note:
-                notices.append(note)
-        declared: set[str] = set()
-        if read.position:
-            positions = self.position_papers
-            allowed = allowed & (positions.declared if intent.structural else positions.possible)
-            subset_key = (*subset_key, ("position", intent.structural))
-            note = positions.note(int(allowed.sum())) if read.has_topic else None
-            if note:
-                notices.append(note)
-            if not read.has_topic:  # "Which orals are position papers?": every declared one
-                declared = {self.records[i].id for i in np.flatnonzero(allowed & positions.declared)}
+        narrowed = self._narrow(read, question, allowed, subset_key, searched)
+        allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
+        count, declared = narrowed.count, narrowed.declared
 
         try:
             vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)
@@ -314,7 +295,7 @@ class HybridSearcher:
         if by_authors and not author_hits:
             theirs = self._named_papers(read, question)
             if theirs:  # "Which orals did X co-author?" when X has only posters
-                notices.append(f"Papers {whose} in the listings: {counted(len(theirs))}, none among the {searched} searched.")
+                notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(theirs))}, none among the {searched} searched.")
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent, declared)
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
@@ -371,6 +352,53 @@ class HybridSearcher:
             terms=self.keyword.question_terms(intent.text),
         )
 
+    def _narrow(
+        self, read: ReadQuestion, question: str, allowed: np.ndarray, subset_key: tuple, searched: int
+    ) -> Narrowed:
+        """Narrow the papers searched to what the question named: institutions, authors (beside
+        a topic), an author count, a word in titles, position papers; each says so."""
+        intent = read.intent
+        notices: list[str] = []
+        if read.institutions:
+            named_papers = papers_at(read.institutions, question)
+            allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
+            note = narrowing_note(read.institutions, joint=asks_for_joint_work(question, read.institutions))
+            notices.append(f"Searched only {note}: {counted(int(allowed.sum()))}.")
+        role = author_role(question) if read.authors else None
+        names = author_names(read.authors, joint=wants_shared_papers(question, read.authors)) if read.authors else ""
+        whose = f"with {names} as {role} author" if role else f"by {names}"
+        if read.author_topic:
+            written = self._named_papers(read, question)
+            allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
+            notices.append(f"Searched only papers {whose}: {counted(int(allowed.sum()))}.")
+        elif role:
+            notices.append(f"Only papers {whose}.")
+        count = intent.author_count
+        if count is not None and (count.extreme is None or not read.has_topic):
+            count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
+            if read.has_topic:  # otherwise the count is the answer, and the answer says so
+                notices.append(f"Searched only papers with {count.describe()}: {counted(int(allowed.sum()))}.")
+        if read.title_phrase:
+            untitled = int((allowed & ~self._titled).sum())
+            allowed = allowed & titles_with(self.records, read.title_phrase)
+            subset_key = (*subset_key, ("title", read.title_phrase.lower()))
+            if read.has_topic:
+                notices.append(f"Searched only papers with “{read.title_phrase}” in the title: {counted(int(allowed.sum()))}.")
+            note = untitled_note(untitled, searched)
+            if note:
+                notices.append(note)
+        declared: set[str] = set()
+        if read.position:
+            positions = self.position_papers
+            allowed = allowed & (positions.declared if intent.structural else positions.possible)
+            subset_key = (*subset_key, ("position", intent.structural))
+            note = positions.note(int(allowed.sum())) if read.has_topic else None
+            if note:
+                notices.append(note)
+            if not read.has_topic:  # "Which orals are position papers?": every declared one
+                declared = {self.records[i].id for i in np.flatnonzero(allowed & positions.declared)}
+        return Narrowed(allowed, subset_key, notices, count, declared, whose)
+
     def _read(self, question: str) -> ReadQuestion:
         """What the question names (institutions, authors, a paper) and what is left to search."""
         institutions = self.affiliations.find(question)
@@ -390,7 +418,7 @@ class HybridSearcher:
         if intent.wants_authors:  # "Who wrote Genie?": search for Genie
             topic = without_author_ask(topic)
             intent.text = topic
-        intent.institution_only = bool(institutions) and names_only(topic)
+        intent.institution_only = bool(institutions) and names_only(rest)
         intent.author_count = count
         intent.author_count_only = count is not None and not has_topic and not named and not institutions
         intent.title_only = title_phrase is not None and not has_topic and not named and not institutions

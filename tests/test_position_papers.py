@@ -81,3 +81,13 @@ def test_abstracts_that_call_themselves_position_papers_are_all_listed(bundled_s
     found = {p.id for p in pc.ask("Which orals are position papers?").citations}
 
     assert declared <= found
+
+
+def test_an_institutions_position_papers_are_all_listed(merged_store):
+    pc = PaperChat(data_dir=merged_store, llm="extractive")
+    result = pc.searcher.search("Which papers from MIT are position papers?")
+
+    mit = {pid for match in result.affiliations for pid in match.paper_ids}
+    expected = {r.id for r in pc.searcher.records if r.id in mit and marked(r)}
+    assert len(expected) > 3
+    assert {p.id for p in result.papers} == expected

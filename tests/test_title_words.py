@@ -77,3 +77,4 @@ def test_a_title_word_beside_a_topic_narrows_the_papers_searched(merged_store):
 
     assert result.papers and {p.id for p in result.papers} < with_phrase
     assert f"Searched only papers with “large language model” in the title: {len(with_phrase)} papers." in result.notices
+
