@@ -124,6 +124,8 @@ class QuestionIntent:
     author_count_only: bool = False
     #: The question asks for a word in titles and names no topic: every such title answers.
     title_only: bool = False
+    #: The question only leaves something out ("Which orals are not about LLMs?").
+    exclusion_only: bool = False
     #: The question names an institution and no topic ("Which papers are from MIT?"):
     #: every paper of it answers (set by the searcher, which knows the institutions).
     institution_only: bool = False
@@ -141,7 +143,7 @@ class QuestionIntent:
     @property
     def structural(self) -> bool:
         """Answered by which papers fit, not by how well they match a topic."""
-        return self.author_count_only or self.institution_only or self.title_only
+        return self.author_count_only or self.institution_only or self.title_only or self.exclusion_only
 
 
 def implied_filters(

@@ -40,6 +40,7 @@ from app.authors import (
     wants_shared_papers,
     without_names,
 )
+from app.exclusion import about, exclusion_note, read_exclusion
 from app.keyword import KeywordIndex
 from app.papers import Paper
 from app.position_papers import PositionPapers, asks_for_position_papers
@@ -204,6 +205,8 @@ class ReadQuestion:
     position: bool = False
     #: The word or phrase the question wants in titles (:mod:`app.title_words`).
     title_phrase: str | None = None
+    #: What the question leaves out ("but not about agents": :mod:`app.exclusion`).
+    excluded: str | None = None
 
 
 @dataclass
@@ -311,6 +314,12 @@ class HybridSearcher:
         if declared and not author_hits and not intent.structural:
             # the papers that say they are position papers, then those the search finds
             kept = [c for c in candidates if c.structural_match] + [c for c in kept if not c.structural_match]
+        if read.excluded:  # "... but not about agents": what answers "about agents" goes
+            left_out = self._about(read.excluded, effective)
+            before = len(kept)
+            kept = [c for c in kept if c.paper_id not in left_out]
+            candidates = [c for c in candidates if c.paper_id not in left_out]
+            notices.append(exclusion_note(read.excluded, before - len(kept)))
         if count is not None and count.extreme and read.has_topic and kept:
             # "Which diffusion oral has the most authors?": the most among the topic's papers
             count = count.resolved([len(self.by_id[c.paper_id].authors) for c in kept])
@@ -399,8 +408,16 @@ class HybridSearcher:
                 declared = {self.records[i].id for i in np.flatnonzero(allowed & positions.declared)}
         return Narrowed(allowed, subset_key, notices, count, declared, whose)
 
+    def _about(self, phrase: str, filters: dict[str, str | int]) -> set[str]:
+        """The papers that answer "Which papers are about <phrase>?", all of them."""
+        result = self.search(about(phrase), where=filters)
+        if result.matched_in_all:  # more than an answer shows
+            result = self.search(about(phrase), k=result.matched_in_all, where=filters)
+        return {p.id for p in result.papers}
+
     def _read(self, question: str) -> ReadQuestion:
         """What the question names (institutions, authors, a paper) and what is left to search."""
+        excluded, question = read_exclusion(question)
         institutions = self.affiliations.find(question)
         topic = without_mentions(question, institutions) if institutions else question
         topic = without_requested_count(topic)
@@ -422,13 +439,18 @@ class HybridSearcher:
         intent.author_count = count
         intent.author_count_only = count is not None and not has_topic and not named and not institutions
         intent.title_only = title_phrase is not None and not has_topic and not named and not institutions
+        intent.exclusion_only = (  # "Which orals are not about LLMs?": all of them but those
+            excluded is not None and not has_topic and not named and not position and not intent.structural
+        )
         intent.requested = requested_count(question)
         reference = None if named else self.titles.find(topic)
         if reference:  # "papers like ViP": ViP's own title and abstract are the query
             like = self.by_id[reference.paper_id]
             intent.wants_list, intent.text = True, like.title or topic
             topic = f"{like.title}. {like.abstract or ''}"
-        return ReadQuestion(topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase)
+        return ReadQuestion(
+            topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase, excluded
+        )
 
     def _named_papers(self, read: ReadQuestion, question: str) -> frozenset[str]:
         """The papers the named authors answer: theirs, or the ones they share, and only
