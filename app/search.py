@@ -2,11 +2,13 @@
 
 Each leg is good at something the other misses: embeddings find paraphrases, BM25 finds
 exact terms, acronyms and numbers, and only the authors field can answer "which orals did
-X write". An institution named in the question ("from Google DeepMind") narrows the search
-to its papers, like a filter (:mod:`app.affiliations`), and so does an author named beside a
-topic ("papers by Yoshua Bengio about causality"). Rankings are fused with reciprocal
-rank fusion (one hit per paper), and then a relevance decision (:mod:`app.relevance`) says how many of them the answer should list, so
-a list question is answered completely rather than cut at a fixed top-k.
+X write". What the question names is read first (:mod:`app.reading`) and narrows the
+papers searched, like a filter (:mod:`app.narrowing`): an institution ("from Google
+DeepMind"), an author beside a topic ("papers by Yoshua Bengio about causality"), an author
+count, a word in titles. Rankings are fused with reciprocal rank fusion (one hit per
+paper), and then a relevance decision (:mod:`app.relevance`) says how many of them the
+answer should list, so a list question is answered completely rather than cut at a fixed
+top-k.
 """
 
 from __future__ import annotations
@@ -19,43 +21,18 @@ from typing import Any
 import numpy as np
 
 from app import exact_dense
-from app.affiliations import (
-    AffiliationIndex,
-    AffiliationMatch,
-    asks_for_joint_work,
-    names_only,
-    narrowing_note,
-    papers_at,
-    without_mentions,
-)
-from app.author_count import AuthorCount, read_author_count
-from app.authors import (
-    AuthorIndex,
-    AuthorMatch,
-    author_names,
-    author_role,
-    in_role,
-    names_a_topic,
-    papers_of,
-    wants_shared_papers,
-    without_names,
-)
-from app.exclusion import about, exclusion_note, read_exclusion
+from app.affiliations import AffiliationIndex, AffiliationMatch
+from app.author_count import AuthorCount
+from app.authors import AuthorIndex, AuthorMatch
+from app.exclusion import about, exclusion_note
 from app.keyword import KeywordIndex
+from app.narrowing import Narrower, counted
 from app.papers import Paper
-from app.position_papers import PositionPapers, asks_for_position_papers
-from app.question import (
-    QuestionIntent,
-    read_intent,
-    requested_count,
-    topic_text,
-    without_author_ask,
-    without_requested_count,
-)
+from app.question import QuestionIntent, topic_text
+from app.reading import QuestionReader
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
-from app.similar import SimilarRequest, TitleIndex
+from app.similar import TitleIndex
 from app.text import content_terms
-from app.title_words import read_title_phrase, titles_with, untitled_note
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
 from vectorstore.store import PaperStore, StoreUnavailableError
@@ -124,11 +101,6 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else f"{text[:77]}... ({len(text):,} characters)"
 
 
-def counted(n: int) -> str:
-    """'1 paper', '89 papers'."""
-    return f"{n} paper" if n == 1 else f"{n} papers"
-
-
 def chroma_where(filters: dict[str, str | int]) -> dict[str, Any] | None:
     """Chroma's ``where`` clause for validated filters ($and when there are several)."""
     clauses = [{key: {"$eq": value}} for key, value in filters.items()]
@@ -185,47 +157,6 @@ class SearchResult:
         return not self.papers
 
 
-@dataclass
-class ReadQuestion:
-    """A question taken apart before searching: the text left to search and what it named."""
-
-    #: What the legs search: the question without the institutions, authors (beside a topic)
-    #: and count it named; for "papers like X", X's title and abstract.
-    topic: str
-    intent: QuestionIntent
-    institutions: list[AffiliationMatch]
-    authors: list[AuthorMatch]
-    #: The question names authors and a topic: their papers are searched for it.
-    author_topic: bool
-    #: The paper a "papers like X" question named.
-    reference: SimilarRequest | None
-    #: Something is left to search for once the names and counts are taken out.
-    has_topic: bool = True
-    #: The question asks for position papers (:mod:`app.position_papers`).
-    position: bool = False
-    #: The word or phrase the question wants in titles (:mod:`app.title_words`).
-    title_phrase: str | None = None
-    #: What the question leaves out ("but not about agents": :mod:`app.exclusion`).
-    excluded: str | None = None
-
-
-@dataclass
-class Narrowed:
-    """The papers left to search once a question's names, counts and title words narrowed
-    them, and what the answer should say about it."""
-
-    allowed: np.ndarray
-    #: Names this subset, for the exact dense search over it (:mod:`app.exact_dense`).
-    subset_key: tuple
-    notices: list[str]
-    #: The author count asked about, resolved ("the most authors" -> 31) where it could be.
-    count: AuthorCount | None
-    #: Papers that declare themselves position papers, listed whatever their score.
-    declared: set[str]
-    #: "by Yoshua Bengio", "with Yoshua Bengio as last author": whose papers were asked for.
-    whose: str
-
-
 class HybridSearcher:
     """Searches one store; built once per engine from the store's records."""
 
@@ -246,7 +177,6 @@ class HybridSearcher:
         self.authors = AuthorIndex(self.records, topic_words=self.keyword.topic_words)
         self.affiliations = AffiliationIndex(self.records, topic_words=self.keyword.topic_words)
         self.titles = TitleIndex(self.records)
-        self.position_papers = PositionPapers(self.records)
         self.venues = {r.venue for r in self.records if r.venue}
         self.years = {r.year for r in self.records if r.year}
         self.statuses = {r.status for r in self.records if r.status}
@@ -255,10 +185,10 @@ class HybridSearcher:
         self._field_values = {
             key: np.array([getattr(r, key) for r in self.records], dtype=object) for key in FILTER_FIELDS
         }
-        self._ids = np.array([r.id for r in self.records], dtype=object)
-        self._author_counts = np.array([len(r.authors) for r in self.records], dtype=int)
-        self._authors_of = {r.id: r.authors for r in self.records}
-        self._titled = np.array([bool(r.title) for r in self.records], dtype=bool)
+        self.reader = QuestionReader(
+            self.authors, self.affiliations, self.titles, self.by_id, (self.venues, self.years, self.statuses)
+        )
+        self.narrower = Narrower(self.records)
 
     def facets(self) -> dict[str, list[str | int]]:
         """Filter values present in the store, for the page's filter controls."""
@@ -267,14 +197,14 @@ class HybridSearcher:
     def search(self, question: str, k: int | None = None, where: dict[str, Any] | None = None) -> SearchResult:
         """Rank papers for a question; ``k`` caps the list, otherwise relevance decides."""
         filters = validate_filters(where)
-        read = self._read(question)
+        read = self.reader.read(question)
         intent, topic_question, reference = read.intent, read.topic, read.reference
         implied = {key: v for key, v in intent.implied_filters.items() if key not in filters}
         effective = {**implied, **filters}
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
         subset_key: tuple = tuple(sorted(effective.items()))
-        narrowed = self._narrow(read, question, allowed, subset_key, searched)
+        narrowed = self.narrower.narrow(read, question, allowed, subset_key, searched)
         allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
         count, declared = narrowed.count, narrowed.declared
 
@@ -292,11 +222,11 @@ class HybridSearcher:
             dense.pop(reference.paper_id, None)
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
-        author_hits = set() if read.author_topic else self._author_papers(self._named_papers(read, question), allowed)
+        author_hits = set() if read.author_topic else self._author_papers(self.narrower.named_papers(read, question), allowed)
         #: The named authors' papers are the answer, even when none fits ("as first author")
         by_authors = bool(read.authors) and not read.author_topic
         if by_authors and not author_hits:
-            theirs = self._named_papers(read, question)
+            theirs = self.narrower.named_papers(read, question)
             if theirs:  # "Which orals did X co-author?" when X has only posters
                 notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(theirs))}, none among the {searched} searched.")
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent, declared)
@@ -361,126 +291,12 @@ class HybridSearcher:
             terms=self.keyword.question_terms(intent.text),
         )
 
-    def _narrow(
-        self, read: ReadQuestion, question: str, allowed: np.ndarray, subset_key: tuple, searched: int
-    ) -> Narrowed:
-        """Narrow the papers searched to what the question named: institutions, authors (beside
-        a topic), an author count, a word in titles, position papers; each says so."""
-        intent = read.intent
-        notices: list[str] = []
-        if read.institutions:
-            named_papers = papers_at(read.institutions, question)
-            allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
-            note = narrowing_note(read.institutions, joint=asks_for_joint_work(question, read.institutions))
-            notices.append(f"Searched only {note}: {counted(int(allowed.sum()))}.")
-        role = author_role(question) if read.authors else None
-        names = author_names(read.authors, joint=wants_shared_papers(question, read.authors)) if read.authors else ""
-        whose = f"with {names} as {role} author" if role else f"by {names}"
-        if read.author_topic:
-            written = self._named_papers(read, question)
-            allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
-            notices.append(f"Searched only papers {whose}: {counted(int(allowed.sum()))}.")
-        elif role:
-            notices.append(f"Only papers {whose}.")
-        count = intent.author_count
-        if count is not None and (count.extreme is None or not read.has_topic):
-            count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
-            if read.has_topic:  # otherwise the count is the answer, and the answer says so
-                notices.append(f"Searched only papers with {count.describe()}: {counted(int(allowed.sum()))}.")
-        if read.title_phrase:
-            untitled = int((allowed & ~self._titled).sum())
-            allowed = allowed & titles_with(self.records, read.title_phrase)
-            subset_key = (*subset_key, ("title", read.title_phrase.lower()))
-            if read.has_topic:
-                notices.append(f"Searched only papers with “{read.title_phrase}” in the title: {counted(int(allowed.sum()))}.")
-            note = untitled_note(untitled, searched)
-            if note:
-                notices.append(note)
-        declared: set[str] = set()
-        if read.position:
-            positions = self.position_papers
-            allowed = allowed & (positions.declared if intent.structural else positions.possible)
-            subset_key = (*subset_key, ("position", intent.structural))
-            note = positions.note(int(allowed.sum())) if read.has_topic else None
-            if note:
-                notices.append(note)
-            if not read.has_topic:  # "Which orals are position papers?": every declared one
-                declared = {self.records[i].id for i in np.flatnonzero(allowed & positions.declared)}
-        return Narrowed(allowed, subset_key, notices, count, declared, whose)
-
     def _about(self, phrase: str, filters: dict[str, str | int]) -> set[str]:
         """The papers that answer "Which papers are about <phrase>?", all of them."""
         result = self.search(about(phrase), where=filters)
         if result.matched_in_all:  # more than an answer shows
             result = self.search(about(phrase), k=result.matched_in_all, where=filters)
         return {p.id for p in result.papers}
-
-    def _read(self, question: str) -> ReadQuestion:
-        """What the question names (institutions, authors, a paper) and what is left to search."""
-        excluded, question = read_exclusion(question)
-        institutions = self.affiliations.find(question)
-        topic = without_mentions(question, institutions) if institutions else question
-        topic = without_requested_count(topic)
-        count, topic = read_author_count(topic)
-        position, rest = asks_for_position_papers(topic)
-        title_phrase, rest = read_title_phrase(rest)
-        named = self.authors.find(rest)
-        has_topic = names_a_topic(without_names(rest, named) if named else rest)
-        if has_topic:  # "position papers on X": X among them; else the words help find them
-            topic = rest
-        author_topic = bool(named) and has_topic
-        if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
-            topic = without_names(topic, named)
-        intent = read_intent(topic, self.venues, self.years, self.statuses)
-        if intent.wants_authors:  # "Who wrote Genie?": search for Genie
-            topic = without_author_ask(topic)
-            intent.text = topic
-        intent.institution_only = bool(institutions) and names_only(rest)
-        intent.author_count = count
-        intent.author_count_only = count is not None and not has_topic and not named and not institutions
-        intent.title_only = title_phrase is not None and not has_topic and not named and not institutions
-        intent.exclusion_only = (  # "Which orals are not about LLMs?": all of them but those
-            excluded is not None and not has_topic and not named and not position and not intent.structural
-        )
-        intent.requested = requested_count(question)
-        reference = None if named else self.titles.find(topic)
-        if reference:  # "papers like ViP": ViP's own title and abstract are the query
-            like = self.by_id[reference.paper_id]
-            intent.wants_list, intent.text = True, like.title or topic
-            topic = f"{like.title}. {like.abstract or ''}"
-        return ReadQuestion(
-            topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase, excluded
-        )
-
-    def _named_papers(self, read: ReadQuestion, question: str) -> frozenset[str]:
-        """The papers the named authors answer: theirs, or the ones they share, and only
-        where one of them is first (or last) author when the question says so."""
-        return in_role(papers_of(read.authors, question), self._authors_of, read.authors, author_role(question))
-
-    def _by_author_count(
-        self, count: AuthorCount, allowed: np.ndarray, subset_key: tuple, read: ReadQuestion, question: str
-    ) -> tuple[AuthorCount, np.ndarray, tuple]:
-        """The papers ``allowed`` keeps whose author count fits, with "the most authors"
-        resolved over the papers the question is about (a named author's, when it names one)."""
-        counts = self._author_counts
-        scope = allowed
-        if read.authors and not read.author_topic:
-            written = self._named_papers(read, question)
-            scope = allowed & np.isin(self._ids, list(written))
-        count = count.resolved(counts[scope].tolist())
-        fits = counts >= max(count.least, 1)
-        if count.most is not None:
-            fits &= counts <= count.most
-        return count, allowed & fits, (*subset_key, ("author_count", (count.least, count.most)))
-
-    def _narrowed(
-        self, allowed: np.ndarray, subset_key: tuple, reason: str, paper_ids: frozenset[str]
-    ) -> tuple[np.ndarray, tuple]:
-        """The papers ``allowed`` keeps that are among ``paper_ids`` (a named institution's,
-        or author's), and the key their subset of vectors is kept under."""
-        mask = np.zeros(len(self.records), dtype=bool)
-        mask[[self.position[pid] for pid in paper_ids if pid in self.position]] = True
-        return allowed & mask, (*subset_key, (reason, paper_ids))
 
     def _allowed_mask(self, filters: dict[str, str | int]) -> np.ndarray:
         mask = np.ones(len(self.records), dtype=bool)
