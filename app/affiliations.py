@@ -28,7 +28,7 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from functools import cached_property
 
-from app.text import STOPWORDS, content_terms, fold, words
+from app.text import STOPWORDS, content_terms, fold, without_spans, words
 from ingest.records import PaperRecord
 
 #: Words that appear in many institutions' names and identify none on their own.
@@ -252,13 +252,7 @@ def _cue_before(folded: list[str], i: int) -> int | None:
 
 def without_mentions(question: str, matches: list[AffiliationMatch]) -> str:
     """The question with its institution mentions (and their "from") cut out, for the topic."""
-    out, last = [], 0
-    for match in matches:
-        out.append(question[last : match.start])
-        last = match.end
-    out.append(question[last:])
-    text = " ".join("".join(out).split())
-    return re.sub(r"\s+([?.!,;:])", r"\1", text)
+    return without_spans(question, [(m.start, m.end) for m in matches])
 
 
 def names_only(rest: str) -> bool:

@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from app.text import without_spans
+
 _NUMBER_WORDS: dict[str, int] = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
@@ -139,9 +141,7 @@ def read_author_count(question: str) -> tuple[AuthorCount | None, str]:
             return None, question  # "fewer than one author": not "one author"; read it as text
         said = re.sub(r"^(?:with|having|that have|which have|have|has|written by|by)\s+", "", match.group(0).strip(), flags=re.I)
         count = replace(count, said=" ".join(said.lower().split()))
-        rest = (question[: match.start()] + " " + question[match.end() :]).strip()
-        rest = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest))
-        return count, rest
+        return count, without_spans(question, [match.span()])
     return None, question
 
 

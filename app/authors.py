@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
-from app.text import STOPWORDS, content_terms, fold, words
+from app.text import STOPWORDS, content_terms, fold, without_spans, words
 from ingest.records import PaperRecord
 
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
@@ -115,12 +115,7 @@ class AuthorIndex:
 
 def without_names(question: str, matches: list[AuthorMatch]) -> str:
     """The question with the author names it matched cut out: what is left may be a topic."""
-    out, last = [], 0
-    for match in sorted(matches, key=lambda m: m.start):
-        out.append(question[last : match.start])
-        last = max(last, match.end)
-    out.append(question[last:])
-    return re.sub(r"\s+([?.!,;:])", r"\1", " ".join("".join(out).split()))
+    return without_spans(question, [(m.start, m.end) for m in matches])
 
 
 #: "together", "jointly", "co-authored with": the question wants the papers the named

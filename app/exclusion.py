@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from app.text import counted, without_spans
+
 _CUE = (
     r"(?:,?\s*\b(?:but|and)\s+not\s+(?:(?:about|on|related to|involving|using)\s+)?"
     r"|,?\s*\b(?:excluding|except(?:\s+for)?(?:\s+(?:those|ones|papers|the ones)\s+(?:about|on))?"
@@ -35,9 +37,7 @@ def read_exclusion(question: str) -> tuple[str | None, str]:
     excluded = re.sub(r"^(?:the\s+)?(?:ones|papers|orals|those)\s+(?:about|on)\s+", "", excluded, flags=re.IGNORECASE)
     if not re.search(r"\w", excluded):
         return None, question
-    rest = f"{question[: match.start()]} {question[match.end() :]}"
-    rest = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest)).strip()
-    return excluded, rest
+    return excluded, without_spans(question, [match.span()])
 
 
 def about(phrase: str) -> str:
@@ -49,5 +49,4 @@ def exclusion_note(phrase: str, left_out: int) -> str:
     """What the answer says about the papers it left out."""
     if not left_out:
         return f"Nothing was left out: no paper among those found is about “{phrase}”."
-    noun = "paper" if left_out == 1 else "papers"
-    return f"Left out {left_out} {noun} about “{phrase}”, as `paperchat search \"{about(phrase)}\"` lists them."
+    return f"Left out {counted(left_out)} about “{phrase}”, as `paperchat search \"{about(phrase)}\"` lists them."

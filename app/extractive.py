@@ -6,12 +6,13 @@ configured it is what answers. Everything it writes comes from stored records.
 
 from __future__ import annotations
 
-from app.author_count import author_list_evidence
 from app.affiliations import affiliation_evidence, asks_for_joint_work, narrowing_note
+from app.author_count import author_list_evidence
 from app.authors import author_evidence, author_names, wants_shared_papers
 from app.evidence import best_sentence
 from app.papers import NEAREST_HEADING, NO_ANSWER, Answer, Paper, short_authors
 from app.search import SearchResult
+from app.text import counted
 from prompts import render
 
 NAME = "extractive"
@@ -19,8 +20,7 @@ NAME = "extractive"
 
 def matched_line(result: SearchResult) -> str:
     """'3 of 144 papers searched matched.' — shown with every list answer."""
-    noun = "paper" if result.searched == 1 else "papers"
-    line = f"{result.matched} of {result.searched} {noun} searched matched."
+    line = f"{result.matched} of {counted(result.searched)} searched matched."
     if result.affiliations:
         joint = asks_for_joint_work(result.question, result.affiliations)
         line += f" Only {narrowing_note(result.affiliations, joint=joint)} were considered."

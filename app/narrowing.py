@@ -18,13 +18,9 @@ from app.author_count import AuthorCount
 from app.authors import author_names, author_role, in_role, papers_of, wants_shared_papers
 from app.position_papers import PositionPapers
 from app.reading import ReadQuestion
+from app.text import counted
 from app.title_words import titles_with, untitled_note
 from ingest.records import PaperRecord
-
-
-def counted(n: int) -> str:
-    """'1 paper', '89 papers'."""
-    return f"{n} paper" if n == 1 else f"{n} papers"
 
 
 @dataclass

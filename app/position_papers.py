@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from app.text import without_spans
+
 from ingest.records import PaperRecord
 
 _TITLE_MARK = re.compile(r"^\s*position\s*:", re.IGNORECASE)
@@ -33,9 +35,7 @@ def asks_for_position_papers(question: str) -> tuple[bool, str]:
     match = _ASKS.search(question)
     if not match:
         return False, question
-    rest = f"{question[: match.start()]} {question[match.end() :]}"
-    rest = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest)).strip()
-    return True, rest
+    return True, without_spans(question, [match.span()])
 
 
 def declares_position(record: PaperRecord) -> bool:

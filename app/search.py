@@ -26,13 +26,13 @@ from app.author_count import AuthorCount
 from app.authors import AuthorIndex, AuthorMatch
 from app.exclusion import about, exclusion_note
 from app.keyword import KeywordIndex
-from app.narrowing import Narrower, counted
+from app.narrowing import Narrower
 from app.papers import Paper
 from app.question import QuestionIntent, topic_text
 from app.reading import QuestionReader
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import TitleIndex
-from app.text import content_terms
+from app.text import content_terms, counted
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
 from vectorstore.store import PaperStore, StoreUnavailableError

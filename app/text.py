@@ -1,13 +1,16 @@
 """Tokenising, stemming and sentence splitting shared by keyword search and evidence.
 
 Keyword search and the evidence picker must agree on what a "word" is, or the sentence
-shown as evidence would not be the one that made the paper match.
+shown as evidence would not be the one that made the paper match. Also here: cutting what a
+question names out of it, and counting papers in words, which every question reader and
+notice shares.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -87,6 +90,23 @@ def content_terms(text: str) -> list[str]:
 def terms_of(tokens: list[str]) -> list[str]:
     """The content terms of tokens from :func:`words`, for callers that also need the words."""
     return _stemmer().stemWords([t for t in tokens if t not in STOPWORDS and len(t) > 1])
+
+
+def without_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """``text`` with these character spans cut out and its spacing tidied: what a question
+    names ("more than 20 authors", "from MIT") is cut from the text that is searched, and
+    "Which orals with more than 20 authors?" becomes "Which orals?", not "Which orals ?"."""
+    out, last = [], 0
+    for start, end in sorted(spans):
+        out.append(text[last:start])
+        last = max(last, end)
+    out.append(text[last:])
+    return re.sub(r"\s+([?.!,;:])", r"\1", " ".join("".join(out).split()))
+
+
+def counted(n: int, noun: str = "paper") -> str:
+    """'1 paper', '89 papers'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def split_sentences(text: str) -> list[str]:

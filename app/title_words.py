@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from app.text import without_spans
+
 from ingest.records import PaperRecord
 
 _QUOTED = r"[\"'“‘]([^\"'”’]{1,60})[\"'”’]"
@@ -43,9 +45,7 @@ def read_title_phrase(question: str) -> tuple[str | None, str]:
         phrase = next((g for g in match.groups() if g), "").strip(" .,?!")
         if not phrase:
             continue
-        rest = f"{question[: match.start()]} {question[match.end() :]}"
-        rest = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", rest)).strip()
-        return phrase, rest
+        return phrase, without_spans(question, [match.span()])
     return None, question
 
 
