@@ -38,6 +38,8 @@ class Narrowed:
     declared: set[str]
     #: "by Yoshua Bengio", "with Yoshua Bengio as last author": whose papers were asked for.
     whose: str
+    #: The named authors' papers (in the role asked for), whether or not any is searched.
+    written: frozenset[str] = frozenset()
 
 
 class Narrower:
@@ -67,15 +69,16 @@ class Narrower:
         role = author_role(question) if read.authors else None
         names = author_names(read.authors, joint=wants_shared_papers(question, read.authors)) if read.authors else ""
         whose = f"with {names} as {role} author" if role else f"by {names}"
+        written = self.named_papers(read, question, role)
         if read.author_topic:
-            written = self.named_papers(read, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "authors", written)
             notices.append(f"Searched only papers {whose}: {counted(int(allowed.sum()))}.")
         elif role:
             notices.append(f"Only papers {whose}.")
         count = intent.author_count
         if count is not None and (count.extreme is None or not read.has_topic):
-            count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, read, question)
+            scope = allowed if read.author_topic or not read.authors else allowed & np.isin(self._ids, list(written))
+            count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, scope)
             if read.has_topic:  # otherwise the count is the answer, and the answer says so
                 notices.append(f"Searched only papers with {count.describe()}: {counted(int(allowed.sum()))}.")
         if read.title_phrase:
@@ -97,23 +100,20 @@ class Narrower:
                 notices.append(note)
             if not read.has_topic:  # "Which orals are position papers?": every declared one
                 declared = {self.records[i].id for i in np.flatnonzero(allowed & positions.declared)}
-        return Narrowed(allowed, subset_key, notices, count, declared, whose)
+        return Narrowed(allowed, subset_key, notices, count, declared, whose, written)
 
-    def named_papers(self, read: ReadQuestion, question: str) -> frozenset[str]:
+    def named_papers(self, read: ReadQuestion, question: str, role: str | None) -> frozenset[str]:
         """The papers the named authors answer: theirs, or the ones they share, and only
-        where one of them is first (or last) author when the question says so."""
-        return in_role(papers_of(read.authors, question), self._authors_of, read.authors, author_role(question))
+        where one of them is first (or last) author when the question says so (``role``)."""
+        return in_role(papers_of(read.authors, question), self._authors_of, read.authors, role)
 
     def _by_author_count(
-        self, count: AuthorCount, allowed: np.ndarray, subset_key: tuple, read: ReadQuestion, question: str
+        self, count: AuthorCount, allowed: np.ndarray, subset_key: tuple, scope: np.ndarray
     ) -> tuple[AuthorCount, np.ndarray, tuple]:
         """The papers ``allowed`` keeps whose author count fits, with "the most authors"
-        resolved over the papers the question is about (a named author's, when it names one)."""
+        resolved over ``scope``, the papers the question is about (a named author's, when it
+        names one and no topic)."""
         counts = self._author_counts
-        scope = allowed
-        if read.authors and not read.author_topic:
-            written = self.named_papers(read, question)
-            scope = allowed & np.isin(self._ids, list(written))
         count = count.resolved(counts[scope].tolist())
         fits = counts >= max(count.least, 1)
         if count.most is not None:

@@ -222,13 +222,13 @@ class HybridSearcher:
             dense.pop(reference.paper_id, None)
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
-        author_hits = set() if read.author_topic else self._author_papers(self.narrower.named_papers(read, question), allowed)
+        author_hits = set() if read.author_topic else self._author_papers(narrowed.written, allowed)
         #: The named authors' papers are the answer, even when none fits ("as first author")
         by_authors = bool(read.authors) and not read.author_topic
         if by_authors and not author_hits:
-            theirs = self.narrower.named_papers(read, question)
-            if theirs:  # "Which orals did X co-author?" when X has only posters
-                notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(theirs))}, none among the {searched} searched.")
+            if narrowed.written:  # "Which orals did X co-author?" when X has only posters
+                notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(narrowed.written))}, "
+                               f"none among the {searched} searched.")  # fmt: skip
         candidates = self._fuse(dense, keyword_scores, author_hits, allowed, intent, declared)
         if not intent.wants_list and not author_hits:
             promote_exact_match(candidates)
