@@ -21,6 +21,8 @@ NAME = "extractive"
 def matched_line(result: SearchResult) -> str:
     """'3 of 144 papers searched matched.' — shown with every list answer."""
     line = f"{result.matched} of {counted(result.searched)} searched matched."
+    if result.prolific:
+        line = f"{result.prolific} {line}"
     if result.affiliations:
         joint = asks_for_joint_work(result.question, result.affiliations)
         line += f" Only {narrowing_note(result.affiliations, joint=joint)} were considered."

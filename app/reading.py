@@ -17,6 +17,7 @@ from app.author_count import read_author_count
 from app.authors import AuthorIndex, AuthorMatch, names_a_topic, without_names
 from app.exclusion import read_exclusion
 from app.position_papers import asks_for_position_papers
+from app.prolific import ProlificAsk, read_prolific
 from app.question import QuestionIntent, read_intent, requested_count, without_author_ask, without_requested_count
 from app.similar import SimilarRequest, TitleIndex
 from app.title_words import read_title_phrase
@@ -45,6 +46,8 @@ class ReadQuestion:
     title_phrase: str | None = None
     #: What the question leaves out ("but not about agents": :mod:`app.exclusion`).
     excluded: str | None = None
+    #: "Which authors have the most orals?" (:mod:`app.prolific`).
+    prolific: ProlificAsk | None = None
 
 
 
@@ -68,6 +71,7 @@ class QuestionReader:
     def read(self, question: str) -> ReadQuestion:
         """What the question names (institutions, authors, a paper) and what is left to search."""
         excluded, question = read_exclusion(question)
+        prolific, question = read_prolific(question)
         institutions = self.affiliations.find(question)
         topic = without_mentions(question, institutions) if institutions else question
         topic = without_requested_count(topic)
@@ -99,5 +103,6 @@ class QuestionReader:
             intent.wants_list, intent.text = True, like.title or topic
             topic = f"{like.title}. {like.abstract or ''}"
         return ReadQuestion(
-            topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase, excluded
+            topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase, excluded,
+            prolific=None if named else prolific,
         )

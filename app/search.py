@@ -28,6 +28,7 @@ from app.exclusion import about, exclusion_note
 from app.keyword import KeywordIndex
 from app.narrowing import Narrower
 from app.papers import Paper
+from app.prolific import prolific_authors, summary
 from app.question import QuestionIntent, topic_text
 from app.reading import QuestionReader
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
@@ -146,6 +147,8 @@ class SearchResult:
     author_count: AuthorCount | None = None
     #: The word or phrase the question wanted in titles; only such papers were considered.
     title_phrase: str | None = None
+    #: "Most papers among the 144 searched: A (3), B (3).": who a most-papers question found.
+    prolific: str | None = None
 
     @property
     def matched(self) -> int:
@@ -222,9 +225,15 @@ class HybridSearcher:
             dense.pop(reference.paper_id, None)
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
+        prolific_line = None
+        if read.prolific and not read.has_topic:  # "Which authors have the most orals?"
+            picked = prolific_authors((self.records[i] for i in np.flatnonzero(allowed)), read.prolific)
+            read.authors = picked.matches
+            narrowed.written = frozenset().union(*(m.paper_ids for m in read.authors))
+            prolific_line = summary(picked, read.prolific, f"the {int(allowed.sum())} searched")
         author_hits = set() if read.author_topic else self._author_papers(narrowed.written, allowed)
         #: The named authors' papers are the answer, even when none fits ("as first author")
-        by_authors = bool(read.authors) and not read.author_topic
+        by_authors = (bool(read.authors) or prolific_line is not None) and not read.author_topic
         if by_authors and not author_hits:
             if narrowed.written:  # "Which orals did X co-author?" when X has only posters
                 notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(narrowed.written))}, "
@@ -250,6 +259,17 @@ class HybridSearcher:
             kept = [c for c in kept if c.paper_id not in left_out]
             candidates = [c for c in candidates if c.paper_id not in left_out]
             notices.append(exclusion_note(read.excluded, before - len(kept)))
+        if read.prolific and read.has_topic:  # the most among the papers on the topic
+            picked = prolific_authors((self.by_id[c.paper_id] for c in kept), read.prolific)
+            read.authors = picked.matches
+            prolific_line = summary(picked, read.prolific, f"the {len(kept)} that match")
+            mine = frozenset().union(*(m.paper_ids for m in read.authors))
+            kept = [c for c in kept if c.paper_id in mine]
+        if read.prolific:  # papers of the most prolific first
+            rank = {pid: i for i, m in reversed(list(enumerate(read.authors))) for pid in m.paper_ids}
+            kept.sort(key=lambda c: rank.get(c.paper_id, len(rank)))
+            if not kept and prolific_line:
+                notices.append(prolific_line)
         if count is not None and count.extreme and read.has_topic and kept:
             # "Which diffusion oral has the most authors?": the most among the topic's papers
             count = count.resolved([len(self.by_id[c.paper_id].authors) for c in kept])
@@ -279,6 +299,7 @@ class HybridSearcher:
             similar_to=Paper.from_record(self.by_id[reference.paper_id], score=1.0) if reference else None,
             author_count=count,
             title_phrase=read.title_phrase,
+            prolific=prolific_line if kept else None,
             papers=papers,
             searched=searched,
             filters=effective,
