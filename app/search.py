@@ -26,11 +26,11 @@ from app.author_count import AuthorCount
 from app.authors import AuthorIndex, AuthorMatch
 from app.exclusion import about, exclusion_note
 from app.keyword import KeywordIndex
-from app.narrowing import Narrower
+from app.narrowing import Narrowed, Narrower
 from app.papers import Paper
 from app.prolific import prolific_authors, summary
 from app.question import QuestionIntent, topic_text
-from app.reading import QuestionReader
+from app.reading import QuestionReader, ReadQuestion
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import TitleIndex
 from app.text import content_terms, counted
@@ -209,7 +209,7 @@ class HybridSearcher:
         subset_key: tuple = tuple(sorted(effective.items()))
         narrowed = self.narrower.narrow(read, question, allowed, subset_key, searched)
         allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
-        count, declared = narrowed.count, narrowed.declared
+        declared = narrowed.declared
 
         try:
             vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)
@@ -225,12 +225,7 @@ class HybridSearcher:
             dense.pop(reference.paper_id, None)
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
-        prolific_line = None
-        if read.prolific and not read.has_topic:  # "Which authors have the most orals?"
-            picked = prolific_authors((self.records[i] for i in np.flatnonzero(allowed)), read.prolific)
-            read.authors = picked.matches
-            narrowed.written = frozenset().union(*(m.paper_ids for m in read.authors))
-            prolific_line = summary(picked, read.prolific, f"the {int(allowed.sum())} searched")
+        prolific_line = self._most_papers_of_all(read, narrowed) if read.prolific and not read.has_topic else None
         author_hits = set() if read.author_topic else self._author_papers(narrowed.written, allowed)
         #: The named authors' papers are the answer, even when none fits ("as first author")
         by_authors = (bool(read.authors) or prolific_line is not None) and not read.author_topic
@@ -250,30 +245,9 @@ class HybridSearcher:
                 candidate.expanded = expanded.get(candidate.paper_id, 0.0)
 
         kept, decision_debug = decide(candidates, intent, self.policy, has_author_match=by_authors)
-        if declared and not author_hits and not intent.structural:
-            # the papers that say they are position papers, then those the search finds
-            kept = [c for c in candidates if c.structural_match] + [c for c in kept if not c.structural_match]
-        if read.excluded:  # "... but not about agents": what answers "about agents" goes
-            left_out = self._about(read.excluded, effective)
-            before = len(kept)
-            kept = [c for c in kept if c.paper_id not in left_out]
-            candidates = [c for c in candidates if c.paper_id not in left_out]
-            notices.append(exclusion_note(read.excluded, before - len(kept)))
-        if read.prolific and read.has_topic:  # the most among the papers on the topic
-            picked = prolific_authors((self.by_id[c.paper_id] for c in kept), read.prolific)
-            read.authors = picked.matches
-            prolific_line = summary(picked, read.prolific, f"the {len(kept)} that match")
-            mine = frozenset().union(*(m.paper_ids for m in read.authors))
-            kept = [c for c in kept if c.paper_id in mine]
-        if read.prolific:  # papers of the most prolific first
-            rank = {pid: i for i, m in reversed(list(enumerate(read.authors))) for pid in m.paper_ids}
-            kept.sort(key=lambda c: rank.get(c.paper_id, len(rank)))
-            if not kept and prolific_line:
-                notices.append(prolific_line)
-        if count is not None and count.extreme and read.has_topic and kept:
-            # "Which diffusion oral has the most authors?": the most among the topic's papers
-            count = count.resolved([len(self.by_id[c.paper_id].authors) for c in kept])
-            kept = [c for c in kept if count.admits(len(self.by_id[c.paper_id].authors))]
+        kept, candidates, count, prolific_line = self._refine(
+            kept, candidates, read, narrowed, effective, prolific_line, structural=intent.structural or bool(author_hits)
+        )
         matched_in_all = None
         shown = intent.requested or self.policy.max_list
         if k is None and len(kept) > shown:
@@ -311,6 +285,54 @@ class HybridSearcher:
             nearest=nearest,
             terms=self.keyword.question_terms(intent.text),
         )
+
+    def _most_papers_of_all(self, read: ReadQuestion, narrowed: Narrowed) -> str:
+        """'Which authors have the most orals?' with no topic: count over every paper searched,
+        and make the question name the authors it picked (``read.authors``)."""
+        picked = prolific_authors((self.records[i] for i in np.flatnonzero(narrowed.allowed)), read.prolific)
+        read.authors = picked.matches
+        narrowed.written = frozenset().union(*(m.paper_ids for m in read.authors))
+        return summary(picked, read.prolific, f"the {int(narrowed.allowed.sum())} searched")
+
+    def _refine(
+        self,
+        kept: list[Candidate],
+        candidates: list[Candidate],
+        read: ReadQuestion,
+        narrowed: Narrowed,
+        effective: dict[str, str | int],
+        prolific_line: str | None,
+        structural: bool,
+    ) -> tuple[list[Candidate], list[Candidate], AuthorCount | None, str | None]:
+        """What the relevance decision kept, adjusted for what the question asked beyond a
+        topic: position papers that declare themselves, a left-out topic, the authors with
+        the most papers, the most authors; with the candidates left and the count resolved."""
+        count, notices = narrowed.count, narrowed.notices
+        if narrowed.declared and not structural:
+            # the papers that say they are position papers, then those the search finds
+            kept = [c for c in candidates if c.structural_match] + [c for c in kept if not c.structural_match]
+        if read.excluded:  # "... but not about agents": what answers "about agents" goes
+            left_out = self._about(read.excluded, effective)
+            before = len(kept)
+            kept = [c for c in kept if c.paper_id not in left_out]
+            candidates = [c for c in candidates if c.paper_id not in left_out]
+            notices.append(exclusion_note(read.excluded, before - len(kept)))
+        if read.prolific and read.has_topic:  # the most among the papers on the topic
+            picked = prolific_authors((self.by_id[c.paper_id] for c in kept), read.prolific)
+            read.authors = picked.matches
+            prolific_line = summary(picked, read.prolific, f"the {len(kept)} that match")
+            theirs = frozenset().union(*(m.paper_ids for m in read.authors))
+            kept = [c for c in kept if c.paper_id in theirs]
+        if read.prolific:  # papers of the most prolific first
+            rank = {pid: i for i, m in reversed(list(enumerate(read.authors))) for pid in m.paper_ids}
+            kept.sort(key=lambda c: rank.get(c.paper_id, len(rank)))
+            if not kept and prolific_line:
+                notices.append(prolific_line)
+        if count is not None and count.extreme and read.has_topic and kept:
+            # "Which diffusion oral has the most authors?": the most among the topic's papers
+            count = count.resolved([len(self.by_id[c.paper_id].authors) for c in kept])
+            kept = [c for c in kept if count.admits(len(self.by_id[c.paper_id].authors))]
+        return kept, candidates, count, prolific_line
 
     def _about(self, phrase: str, filters: dict[str, str | int]) -> set[str]:
         """The papers that answer "Which papers are about <phrase>?", all of them."""
