@@ -19,6 +19,10 @@ EPILOG = """examples:
   paperchat search "Which orals study DP-SGD?"
   paperchat search "diffusion models" -k 5 --where status=Oral --json
   paperchat ask "Which orals did Tim Rocktäschel co-author?"
+  paperchat ask "Which orals with more than 20 authors are about safety?"
+  paperchat ask "Which orals are about LLMs but not about agents?"
+  paperchat search "Which papers have 'diffusion' in the title?" -k 200
+  paperchat ask "Which authors have the most orals?"
   paperchat chat --llm local
   paperchat stats
   paperchat eval eval/questions.jsonl
