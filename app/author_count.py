@@ -16,12 +16,13 @@ from dataclasses import dataclass, field, replace
 
 from app.text import without_spans
 
-_NUMBER_WORDS: dict[str, int] = {
+NUMBER_WORDS: dict[str, int] = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
     "thirty": 30, "forty": 40, "fifty": 50, "a dozen": 12, "a hundred": 100, "hundred": 100,
 }  # fmt: skip
-_NUMBER = r"(\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+#: A count as questions write it: "20", "twenty", "a dozen" (one group).
+NUMBER = r"(\d{1,3}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 #: "authors", "co-authors", "coauthors"; "authored" only in "two-authored" forms below.
 _AUTHORS = r"(?:co-?)?authors?\b"
 #: The words that only introduce the count ("papers with", "written by") go with it, so
@@ -31,17 +32,17 @@ _LEAD = r"(?:\b(?:with|having|that have|which have|have|has|by|written by)\s+)?"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (kind, re.compile(_LEAD + pattern, re.IGNORECASE))
     for kind, pattern in [
-        ("between", rf"\bbetween\s+{_NUMBER}\s+and\s+{_NUMBER}\s+{_AUTHORS}"),
-        ("between", rf"\b{_NUMBER}\s*(?:-|–|to)\s*{_NUMBER}\s+{_AUTHORS}"),
-        ("more", rf"\b(?:more than|over|above|greater than)\s+{_NUMBER}\s+{_AUTHORS}"),
-        ("least", rf"\b(?:at least|no fewer than|no less than|a minimum of)\s+{_NUMBER}\s+{_AUTHORS}"),
-        ("least", rf"\b{_NUMBER}\s*(?:\+|or more)\s+{_AUTHORS}"),
-        ("fewer", rf"\b(?:fewer than|less than|under|below)\s+{_NUMBER}\s+{_AUTHORS}"),
-        ("most", rf"\b(?:at most|no more than|up to|a maximum of)\s+{_NUMBER}\s+{_AUTHORS}"),
-        ("most", rf"\b{_NUMBER}\s+or\s+(?:fewer|less)\s+{_AUTHORS}"),
+        ("between", rf"\bbetween\s+{NUMBER}\s+and\s+{NUMBER}\s+{_AUTHORS}"),
+        ("between", rf"\b{NUMBER}\s*(?:-|–|to)\s*{NUMBER}\s+{_AUTHORS}"),
+        ("more", rf"\b(?:more than|over|above|greater than)\s+{NUMBER}\s+{_AUTHORS}"),
+        ("least", rf"\b(?:at least|no fewer than|no less than|a minimum of)\s+{NUMBER}\s+{_AUTHORS}"),
+        ("least", rf"\b{NUMBER}\s*(?:\+|or more)\s+{_AUTHORS}"),
+        ("fewer", rf"\b(?:fewer than|less than|under|below)\s+{NUMBER}\s+{_AUTHORS}"),
+        ("most", rf"\b(?:at most|no more than|up to|a maximum of)\s+{NUMBER}\s+{_AUTHORS}"),
+        ("most", rf"\b{NUMBER}\s+or\s+(?:fewer|less)\s+{_AUTHORS}"),
         ("single", r"\b(?:a\s+)?(?:single|sole|solo|lone|one)[\s-]+(?:author(?:ed)?|writer)s?\b"),
         ("single", r"\bby (?:a single|one) (?:person|researcher)\b"),
-        ("exactly", rf"\b(?:exactly|just|only)?\s*\b{_NUMBER}[\s-]+(?:(?:co-?)?authors?|authored)\b"),
+        ("exactly", rf"\b(?:exactly|just|only)?\s*\b{NUMBER}[\s-]+(?:(?:co-?)?authors?|authored)\b"),
         ("largest", r"\b(?:the\s+)?(?:most|largest number of|highest number of|greatest number of)\s+(?:co-?)?authors\b"),
         ("largest", r"\b(?:the\s+)?(?:longest|largest|biggest)\s+(?:author lists?|lists? of authors|(?:author\s+)?teams?)\b"),
         ("smallest", r"\b(?:the\s+)?(?:fewest|least|smallest number of|lowest number of)\s+(?:co-?)?authors\b"),
@@ -97,9 +98,10 @@ class AuthorCount:
         return f"{self.least} to {self.most} authors"
 
 
-def _number(text: str) -> int:
+def number_value(text: str) -> int:
+    """The value of a count :data:`NUMBER` matched: "20" -> 20, "a dozen" -> 12."""
     text = text.lower()
-    return int(text) if text.isdigit() else _NUMBER_WORDS[" ".join(text.split())]
+    return int(text) if text.isdigit() else NUMBER_WORDS[" ".join(text.split())]
 
 
 def _count(kind: str, numbers: list[int]) -> AuthorCount | None:
@@ -135,7 +137,7 @@ def read_author_count(question: str) -> tuple[AuthorCount | None, str]:
             continue
         if kind == "exactly" and re.search(r"\b(?:the|these|those|both|its|their)\s*$", question[: match.start()], re.I):
             continue  # "the two authors X and Y": names people, not a count
-        numbers = [_number(g) for g in match.groups() if g]
+        numbers = [number_value(g) for g in match.groups() if g]
         count = _count(kind, numbers)
         if count is None:
             return None, question  # "fewer than one author": not "one author"; read it as text

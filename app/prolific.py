@@ -15,12 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.author_count import NUMBER, number_value
 from app.authors import AuthorMatch, name_parts
 from app.text import without_spans
 from ingest.records import PaperRecord
 
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
-_NUMBER = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
 _PAPERS = r"(orals?|papers?|talks?|posters?|spotlights?|works?|publications?)\b"
 _WHO = r"\b(?:which|what|who|list|name|show)\b"
 _PEOPLE = r"(?:(?:authors?|researchers?|people|persons?|scientists?)\b[^?]{0,40}?)?"
@@ -30,7 +29,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in [
         ("least", rf"{_WHO}[^?]{0,60}?{_PEOPLE}\b(?:have|has|had|wrote|write|authored|appear(?:s|ed)?|with|on|in)\s+"
-                  rf"(?:(?:on|in)\s+)?(?:at least|(?=\S+\s+or more))\s*{_NUMBER}(?:\s+or more)?\s+(?:different\s+)?{_PAPERS}"),
+                  rf"(?:(?:on|in)\s+)?(?:at least|(?=(?:a\s+)?\S+\s+or more))\s*{NUMBER}(?:\s+or more)?\s+(?:different\s+)?{_PAPERS}"),
         ("several", rf"{_WHO}[^?]{0,60}?{_PEOPLE}\b(?:have|has|had|wrote|write|authored|appear(?:s|ed)?|with|on|in)\s+"
                     rf"(?:(?:on|in)\s+)?(?:more than one|several|multiple|many|two or more)\s+(?:different\s+)?{_PAPERS}"),
         ("most", rf"{_WHO}[^?]{0,60}?{_PEOPLE}\b(?:have|has|had|wrote|write|authored|appear(?:s|ed)?|with|on|in)\s+"
@@ -66,9 +65,7 @@ def read_prolific(question: str) -> tuple[ProlificAsk | None, str]:
         noun = match.groups()[-1] or ""
         noun = noun if not noun or noun.lower().endswith("s") else f"{noun}s"  # a list: "orals"
         if kind == "least":
-            word = groups[0].lower()
-            least = int(word) if word.isdigit() else _NUMBER_WORDS[word]
-            ask = ProlificAsk(least=max(least, 2))
+            ask = ProlificAsk(least=max(number_value(groups[0]), 2))
         elif kind == "several":
             ask = ProlificAsk(least=2)
         else:

@@ -37,6 +37,7 @@ def paper_counts(pc: PaperChat, ids: set[str] | None = None) -> Counter:
         ("Who has the most papers?", ProlificAsk(top=10), "Which papers?"),
         ("Which authors have more than one oral?", ProlificAsk(least=2), "Which orals?"),
         ("Which researchers appear on at least 3 papers?", ProlificAsk(least=3), "Which papers?"),
+        ("Which authors have a dozen or more papers?", ProlificAsk(least=12), "Which papers?"),
         ("Which authors have the most orals about large language models?", ProlificAsk(top=10),
          "Which orals about large language models?"),
     ],
