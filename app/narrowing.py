@@ -49,7 +49,6 @@ class Narrower:
         self.records = list(records)
         self.position = {r.id: i for i, r in enumerate(self.records)}
         self.position_papers = PositionPapers(self.records)
-        self._ids = np.array([r.id for r in self.records], dtype=object)
         self._author_counts = np.array([len(r.authors) for r in self.records], dtype=int)
         self._authors_of = {r.id: r.authors for r in self.records}
         self._titled = np.array([bool(r.title) for r in self.records], dtype=bool)
@@ -77,7 +76,7 @@ class Narrower:
             notices.append(f"Only papers {whose}.")
         count = intent.author_count
         if count is not None and (count.extreme is None or not read.has_topic):
-            scope = allowed if read.author_topic or not read.authors else allowed & np.isin(self._ids, list(written))
+            scope = allowed if read.author_topic or not read.authors else allowed & self._mask(written)
             count, allowed, subset_key = self._by_author_count(count, allowed, subset_key, scope)
             if read.has_topic:  # otherwise the count is the answer, and the answer says so
                 notices.append(f"Searched only papers with {count.describe()}: {counted(int(allowed.sum()))}.")
@@ -125,6 +124,10 @@ class Narrower:
     ) -> tuple[np.ndarray, tuple]:
         """The papers ``allowed`` keeps that are among ``paper_ids`` (a named institution's,
         or author's), and the key their subset of vectors is kept under."""
+        return allowed & self._mask(paper_ids), (*subset_key, (reason, paper_ids))
+
+    def _mask(self, paper_ids: frozenset[str]) -> np.ndarray:
+        """True at the position of each of these papers."""
         mask = np.zeros(len(self.records), dtype=bool)
         mask[[self.position[pid] for pid in paper_ids if pid in self.position]] = True
-        return allowed & mask, (*subset_key, (reason, paper_ids))
+        return mask
