@@ -55,7 +55,9 @@ FILLER_TERMS = frozenset(
         "researcher researchers people person someone publish published publishes appear appeared "
         "affiliated affiliation affiliations institution institutions organisation organization "
         "team teams lab labs group groups employee employees member members present accepted "
-        "together joint jointly collaboration collaborations collaborate collaborated collaborative"
+        "together joint jointly collaboration collaborations collaborate collaborated collaborative "
+        "come comes came coming author authors authored write writes wrote written based originate "
+        "originates originated have has had having"
     )
 )
 #: Mail and hosting domains that say nothing about where an author works.

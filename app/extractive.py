@@ -23,7 +23,7 @@ def matched_line(result: SearchResult) -> str:
     line = f"{result.matched} of {counted(result.searched)} searched matched."
     if result.prolific:
         line = f"{result.prolific} {line}"
-    if result.affiliations:
+    if result.affiliations and not result.counted_institutions:  # the count line named them
         joint = asks_for_joint_work(result.question, result.affiliations)
         line += f" Only {narrowing_note(result.affiliations, joint=joint)} were considered."
     if result.author_topic:

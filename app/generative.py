@@ -66,6 +66,8 @@ def defuse(text: str | None) -> str:
 
 #: Institutions a source names (a big collaboration lists dozens; the model needs a few).
 SOURCE_AFFILIATIONS = 6
+#: Institutions a source names when many sources share a small context.
+COMPACT_AFFILIATIONS = 2
 
 
 def venue_line(paper: Paper) -> str:
@@ -73,51 +75,74 @@ def venue_line(paper: Paper) -> str:
     return paper.venue_label or "unknown"
 
 
-def source_block(number: int, paper: Paper, abstract_chars: int) -> str:
-    """One numbered, fenced source; the title falls back to the untitled form, never a guess."""
+def source_block(number: int, paper: Paper, abstract_chars: int, compact: bool = False) -> str:
+    """One numbered, fenced source; the title falls back to the untitled form, never a guess.
+    ``compact`` names three authors and two institutions, for a context that holds many."""
     abstract = defuse(paper.abstract) or "(no abstract in the listing)"
     if abstract_chars <= 0:
         abstract = "(left out to fit the model's context)"
     elif len(abstract) > abstract_chars:
         abstract = abstract[:abstract_chars].rsplit(" ", 1)[0] + " …"
+    authors = short_authors(paper.authors, limit=3) if compact else ", ".join(paper.authors)
+    affiliations = paper.affiliations[: COMPACT_AFFILIATIONS if compact else SOURCE_AFFILIATIONS]
     return render(
         "source",
         number=number,
         title=defuse(paper.citation),
-        authors=defuse(", ".join(paper.authors)) or "unknown",
-        affiliations=defuse("; ".join(paper.affiliations[:SOURCE_AFFILIATIONS])) or "not given",
+        authors=defuse(authors) or "unknown",
+        affiliations=defuse("; ".join(affiliations)) or "not given",
         venue=defuse(venue_line(paper)),
         abstract=abstract,
     ).strip()
 
 
-def build_context(papers: Sequence[Paper], budget_chars: int) -> str:
-    """All kept papers as sources 1..n; abstracts are shortened evenly to fit the budget.
+def fit_sources(papers: Sequence[Paper], budget_chars: int) -> tuple[str, int]:
+    """The kept papers as sources 1..n, and n: how many the model's context holds.
 
-    Every kept paper stays in the context (a list answer must be able to cite it); when
-    even short abstracts do not fit, abstracts are left out and titles remain.
+    Abstracts are shortened evenly to fit the budget; when even short ones do not fit they
+    are left out and titles remain, with fewer authors and institutions if need be. A list
+    longer than that (50 papers for a 4,096-token local model) gives the model its best
+    papers only; the answer still lists the rest (``compose``), so none is lost.
     """
     if not papers:
-        return ""
+        return "", 0
     per_paper = budget_chars // len(papers) - _SOURCE_OVERHEAD_CHARS
     if per_paper < _MIN_ABSTRACT_CHARS:
         per_paper = 0
-    return "\n\n".join(source_block(i, p, per_paper) for i, p in enumerate(papers, start=1))
+    blocks = [source_block(i, p, per_paper) for i, p in enumerate(papers, start=1)]
+    if per_paper == 0 and sum(len(b) + 2 for b in blocks) > budget_chars:
+        blocks = [source_block(i, p, 0, compact=True) for i, p in enumerate(papers, start=1)]
+    kept: list[str] = []
+    used = 0
+    for block in blocks:
+        used += len(block) + 2
+        if kept and used > budget_chars:
+            break
+        kept.append(block)
+    return "\n\n".join(kept), len(kept)
 
 
-def build_messages(result: SearchResult, budget_chars: int) -> list[ChatMessage]:
-    """System prompt plus the QA prompt holding the question and the fenced sources."""
+def build_context(papers: Sequence[Paper], budget_chars: int) -> str:
+    """The sources of :func:`fit_sources`, for callers that need only the text."""
+    return fit_sources(papers, budget_chars)[0]
+
+
+def build_messages(result: SearchResult, budget_chars: int) -> tuple[list[ChatMessage], int]:
+    """System prompt plus the QA prompt holding the question and the fenced sources, and
+    how many of the kept papers those sources are."""
+    context, shown = fit_sources(result.papers, budget_chars)
     user = render(
         "qa",
         question=result.question,
         matched_line=matched_line(result),
-        context=build_context(result.papers, budget_chars),
+        context=context,
         no_answer=NO_ANSWER,
     )
-    return [
+    messages = [
         ChatMessage(role=MessageRole.SYSTEM, content=render("system", no_answer=NO_ANSWER).strip()),
         ChatMessage(role=MessageRole.USER, content=user.strip()),
     ]
+    return messages, shown
 
 
 # -- citations ---------------------------------------------------------------------------------
@@ -311,8 +336,8 @@ class GenerativeBackend:
             yield answer
             return
         llm = self.llm
-        messages = build_messages(result, context_chars(llm))
-        citations = CitationFilter(len(result.papers))
+        messages, in_prompt = build_messages(result, context_chars(llm))
+        citations = CitationFilter(in_prompt)
         started = time.perf_counter()
         first: float | None = None
         parts: list[str] = []
@@ -335,13 +360,18 @@ class GenerativeBackend:
             "model": model_label(llm),
             "first_token_s": round(first or 0.0, 3),
             "generate_s": round(time.perf_counter() - started, 3),
-            "sources_in_prompt": len(result.papers),
+            "sources_in_prompt": in_prompt,
             "stopped_early": len(citations.dropped) > _MAX_DROPPED,
             "finish_reason": outcome.get("finish_reason"),
         }
         if parts[-1]:
             yield parts[-1]
         answer = compose(body, result, citations, self.name, idf, debug)
+        if in_prompt < len(result.papers) and answer.backend == self.name:
+            answer.notices.append(
+                f"The model read the best {in_prompt} of the {len(result.papers)} papers listed (its context "
+                f"holds no more); the others are listed without its comment."
+            )
         if answer.text.startswith(body) and len(answer.text) > len(body):
             yield answer.text[len(body) :]  # the verified sources list
         yield answer

@@ -17,6 +17,7 @@ from app.affiliations import asks_for_joint_work, narrowing_note, papers_at
 from app.author_count import AuthorCount
 from app.authors import author_names, author_role, in_role, papers_of, wants_shared_papers
 from app.position_papers import PositionPapers
+from app.prolific import prolific_institutions, summary
 from app.reading import ReadQuestion
 from app.text import counted
 from app.title_words import titles_with, untitled_note
@@ -40,6 +41,9 @@ class Narrowed:
     whose: str
     #: The named authors' papers (in the role asked for), whether or not any is searched.
     written: frozenset[str] = frozenset()
+    #: "Most papers among the 2610 searched: Google (…), …" when the question asked which
+    #: institutions have the most papers and named no topic.
+    leading: str | None = None
 
 
 class Narrower:
@@ -60,7 +64,14 @@ class Narrower:
         a topic), an author count, a word in titles, position papers; each says so."""
         intent = read.intent
         notices: list[str] = []
-        if read.institutions:
+        leading = None
+        if read.counts_institutions and not read.has_topic:
+            # "Which institutions have the most orals?": the answer is their papers, listed whole
+            picked = prolific_institutions((self.records[i] for i in np.flatnonzero(allowed)), read.prolific)
+            read.institutions, intent.institution_only = picked.institutions, True
+            leading = summary(picked, read.prolific, f"the {searched} searched")
+            allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", picked.paper_ids)
+        elif read.institutions:
             named_papers = papers_at(read.institutions, question)
             allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", named_papers)
             note = narrowing_note(read.institutions, joint=asks_for_joint_work(question, read.institutions))
@@ -99,7 +110,7 @@ class Narrower:
                 notices.append(note)
             if not read.has_topic:  # "Which orals are position papers?": every declared one
                 declared = {self.records[i].id for i in np.flatnonzero(allowed & positions.declared)}
-        return Narrowed(allowed, subset_key, notices, count, declared, whose, written)
+        return Narrowed(allowed, subset_key, notices, count, declared, whose, written, leading)
 
     def named_papers(self, read: ReadQuestion, question: str, role: str | None) -> frozenset[str]:
         """The papers the named authors answer: theirs, or the ones they share, and only

@@ -11,42 +11,56 @@ count is taken over the papers that answer the topic.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from app.affiliations import AffiliationMatch
 from app.author_count import NUMBER, number_value
 from app.authors import AuthorMatch, name_parts
-from app.text import without_spans
+from app.text import fold, without_spans
 from ingest.records import PaperRecord
 
 _PAPERS = r"(orals?|papers?|talks?|posters?|spotlights?|works?|publications?)\b"
-_WHO = r"\b(?:which|what|who|list|name|show)\b"
-_PEOPLE = r"(?:(?:authors?|researchers?|people|persons?|scientists?)\b[^?]{0,40}?)?"
+_PEOPLE = r"authors?|researchers?|people|persons?|scientists?"
+_PLACES = (
+    r"institutions?|universit(?:y|ies)|compan(?:y|ies)|organi[sz]ations?|labs?|laborator(?:y|ies)"
+    r"|affiliations?|schools?"
+)
+#: "Which (of the) authors ...", "Who ...": whose papers are counted comes first.
+_WHOSE = (
+    rf"(?:\b(?:which|what|list|name|show)\b[^?]{{0,30}}?\b(?P<who>{_PEOPLE}|{_PLACES})\b[^?]{{0,40}}?"
+    rf"|\bwho\s+)"
+)
+_HAVE = r"\b(?:have|has|had|wrote|write|authored|appear(?:s|ed)?|with|on|in)\s+(?:(?:on|in)\s+)?"
 #: (kind, pattern); the last group of each is the papers noun, kept in the text searched so
 #: "orals" still implies the Oral filter.
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (kind, re.compile(pattern, re.IGNORECASE))
     for kind, pattern in [
-        ("least", rf"{_WHO}[^?]{0,60}?{_PEOPLE}\b(?:have|has|had|wrote|write|authored|appear(?:s|ed)?|with|on|in)\s+"
-                  rf"(?:(?:on|in)\s+)?(?:at least|(?=(?:a\s+)?\S+\s+or more))\s*{NUMBER}(?:\s+or more)?\s+(?:different\s+)?{_PAPERS}"),
-        ("several", rf"{_WHO}[^?]{0,60}?{_PEOPLE}\b(?:have|has|had|wrote|write|authored|appear(?:s|ed)?|with|on|in)\s+"
-                    rf"(?:(?:on|in)\s+)?(?:more than one|several|multiple|many|two or more)\s+(?:different\s+)?{_PAPERS}"),
-        ("most", rf"{_WHO}[^?]{0,60}?{_PEOPLE}\b(?:have|has|had|wrote|write|authored|appear(?:s|ed)?|with|on|in)\s+"
-                 rf"(?:(?:on|in)\s+)?the\s+most\s+{_PAPERS}"),
-        ("most", rf"\b(?:the\s+)?(?:most\s+prolific\s+|top\s+(?:\d+\s+)?)(?:authors|researchers|people)\b()"),
+        ("more", rf"{_WHOSE}{_HAVE}(?:more than|over)\s+{NUMBER}\s+(?:different\s+)?{_PAPERS}"),
+        ("least", rf"{_WHOSE}{_HAVE}(?:at least|(?=(?:a\s+)?\S+\s+or more))\s*{NUMBER}(?:\s+or more)?\s+"
+                  rf"(?:different\s+)?{_PAPERS}"),
+        ("several", rf"{_WHOSE}{_HAVE}(?:more than one|several|multiple|many|two or more)\s+(?:different\s+)?{_PAPERS}"),
+        ("most", rf"{_WHOSE}{_HAVE}the\s+most\s+{_PAPERS}"),
+        ("most", rf"\b(?:the\s+)?(?:most\s+(?:prolific|represented|frequent)\s+|top\s+(?:\d+\s+)?)"
+                 rf"(?P<who>{_PEOPLE.replace('?', '')}|{_PLACES})\b()"),
     ]
 ]
-#: Authors listed for "the most": the top ten, ties at the tenth included.
-TOP_AUTHORS = 10
+#: Names listed for "the most": the top ten, ties at the tenth included.
+TOP_NAMES = 10
+_INSTITUTION_WORDS = re.compile(rf"^(?:{_PLACES})$", re.IGNORECASE)
+_NAME_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
 class ProlificAsk:
-    """At least ``least`` papers each, or the ``top`` authors by number of papers."""
+    """At least ``least`` papers each, or the ``top`` names by number of papers; ``of`` says
+    whose papers are counted: "authors" or "institutions"."""
 
     least: int | None = None
     top: int | None = None
+    of: str = "authors"
 
     def describe(self) -> str:
         if self.least is not None:
@@ -61,16 +75,19 @@ def read_prolific(question: str) -> tuple[ProlificAsk | None, str]:
         match = pattern.search(question)
         if not match:
             continue
-        groups = [g for g in match.groups() if g]
+        who = match.group("who") or ""
+        of = "institutions" if _INSTITUTION_WORDS.match(who) else "authors"
+        number = [g for g in match.groups()[1:-1] if g]
         noun = match.groups()[-1] or ""
         noun = noun if not noun or noun.lower().endswith("s") else f"{noun}s"  # a list: "orals"
-        if kind == "least":
-            ask = ProlificAsk(least=max(number_value(groups[0]), 2))
+        if kind in ("least", "more"):
+            least = number_value(number[0]) + (kind == "more")
+            ask = ProlificAsk(least=max(least, 2), of=of)
         elif kind == "several":
-            ask = ProlificAsk(least=2)
+            ask = ProlificAsk(least=2, of=of)
         else:
             top = re.search(r"\btop\s+(\d+)", match.group(0), re.IGNORECASE)
-            ask = ProlificAsk(top=int(top.group(1)) if top else TOP_AUTHORS)
+            ask = ProlificAsk(top=int(top.group(1)) if top else TOP_NAMES, of=of)
         rest = without_spans(question, [match.span()])
         return ask, without_spans(f"Which {noun} {rest}", []) if noun else rest
     return None, question
@@ -81,53 +98,98 @@ def _key(author: str) -> tuple[str, ...]:
     return (parts[0], parts[-1]) if len(parts) >= 2 else tuple(parts)
 
 
+def _institution_key(name: str) -> tuple[str, ...]:
+    """One institution however its case and punctuation vary: "Univ. of Tokyo" = "Univ of Tokyo"."""
+    return tuple(fold(word) for word in _NAME_WORD.findall(name))
+
+
 @dataclass
 class Picked:
-    """The authors a most-papers question picked, and the tier of ties left unnamed."""
+    """The names a most-papers question picked (authors or institutions), most papers first,
+    and the tier of ties left unnamed."""
 
-    authors: list[tuple[AuthorMatch, int]]
-    #: (how many authors, with how many papers each) tied just below the ones named.
+    #: (name as the listings spell it most, every spelling counted with it, its papers)
+    names: list[tuple[str, tuple[str, ...], frozenset[str]]]
+    #: (how many names, with how many papers each) tied just below the ones named.
     unnamed: tuple[int, int] | None = None
+    #: "authors" or "institutions", for the answer's wording.
+    noun: str = "authors"
+    #: Whether any paper counted names one at all (listings without affiliations do not).
+    any_named: bool = True
 
     @property
     def matches(self) -> list[AuthorMatch]:
-        return [match for match, _ in self.authors]
+        """The picked authors, as if the question had named them."""
+        return [AuthorMatch(name, papers) for name, _, papers in self.names]
+
+    @property
+    def institutions(self) -> list[AffiliationMatch]:
+        """The picked institutions, as if the question had named them (no span in it)."""
+        return [AffiliationMatch(name, 0, 0, spellings, papers) for name, spellings, papers in self.names]
+
+    @property
+    def paper_ids(self) -> frozenset[str]:
+        return frozenset().union(*(papers for _, _, papers in self.names))
 
 
-def prolific_authors(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked:
-    """The authors the ask picks among ``records``, most papers first, each with the ids of
-    those papers; none when no author has two (then "the most" means nothing). "The most"
-    names the top ten and those tied with the tenth, unless that tie is a crowd (over twice
-    as many): then it stops above the tie and says how many it left unnamed."""
+def _pick(
+    records: Iterable[PaperRecord], names_of: Callable[[PaperRecord], Iterable[str]],
+    key: Callable[[str], tuple[str, ...]], ask: ProlificAsk,
+) -> Picked:
+    """The names (``names_of`` each record) the ask picks, compared by ``key``; none when no
+    name has two papers (then "the most" means nothing). "The most" names the top ten and
+    those tied with the tenth, unless that tie is a crowd (over twice as many): then it
+    stops above the tie and says how many it left unnamed."""
     papers: dict[tuple[str, ...], set[str]] = defaultdict(set)
-    spelled: dict[tuple[str, ...], str] = {}
+    spellings: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
     for record in records:
-        for author in record.authors:
-            key = _key(author)
-            if key:
-                papers[key].add(record.id)
-                spelled.setdefault(key, author)
+        for name in names_of(record):
+            if k := key(name):
+                papers[k].add(record.id)
+                spellings[k][name] += 1
+    spelled = {k: spelling.most_common(1)[0][0] for k, spelling in spellings.items()}
     ranked = sorted(papers, key=lambda k: (-len(papers[k]), spelled[k].lower()))
     unnamed = None
     if ask.least is not None:
         chosen = [k for k in ranked if len(papers[k]) >= ask.least]
     else:
-        top = ask.top or TOP_AUTHORS
+        top = ask.top or TOP_NAMES
         floor = max(len(papers[ranked[min(top, len(ranked)) - 1]]) if ranked else 0, 2)
         chosen = [k for k in ranked if len(papers[k]) >= floor]
         above = [k for k in chosen if len(papers[k]) > floor]
         if len(chosen) > 2 * top and above:
             unnamed, chosen = (len(chosen) - len(above), floor), above
-    return Picked([(AuthorMatch(spelled[k], frozenset(papers[k])), len(papers[k])) for k in chosen], unnamed)
+    names = [(spelled[k], tuple(sorted(spellings[k], key=lambda n: -spellings[k][n])), frozenset(papers[k]))
+             for k in chosen]  # fmt: skip
+    return Picked(names, unnamed, ask.of, any_named=bool(papers))
+
+
+def prolific_authors(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked:
+    """The authors the ask picks among ``records``, names compared by first and last name."""
+    return _pick(records, lambda r: r.authors, _key, ask)
+
+
+def prolific_institutions(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked:
+    """The institutions the ask picks among ``records``; a paper counts once for each
+    institution it lists, however many of its authors work there."""
+    return _pick(records, lambda r: r.affiliations, _institution_key, ask)
+
+
+def prolific(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked:
+    """Authors or institutions, as the question asked."""
+    return (prolific_institutions if ask.of == "institutions" else prolific_authors)(records, ask)
 
 
 def summary(picked: Picked, ask: ProlificAsk, among: str) -> str:
     """'Most papers among the 144 searched: Yang Zhang (5), Shayne Longpre (3) (and 27
     more authors with 2 each).'; ``among`` says which papers were counted."""
-    if not picked.authors:
-        return f"No author has more than one paper among {among}."
-    names = ", ".join(f"{match.name} ({count})" for match, count in picked.authors)
+    if not picked.any_named and picked.noun == "institutions":
+        return f"The listings name no institutions for {among}."
+    if not picked.names:
+        one = "institution" if picked.noun == "institutions" else "author"
+        return f"No {one} has more than one paper among {among}."
+    names = ", ".join(f"{name} ({len(papers)})" for name, _, papers in picked.names)
     if picked.unnamed:
-        names += f" (and {picked.unnamed[0]} more authors with {picked.unnamed[1]} each)"
-    lead = "Most papers" if ask.least is None else f"Authors with {ask.describe()}"
+        names += f" (and {picked.unnamed[0]} more {picked.noun} with {picked.unnamed[1]} each)"
+    lead = "Most papers" if ask.least is None else f"{picked.noun.capitalize()} with {ask.describe()}"
     return f"{lead} among {among}: {names}."

@@ -49,6 +49,16 @@ class ReadQuestion:
     #: "Which authors have the most orals?" (:mod:`app.prolific`).
     prolific: ProlificAsk | None = None
 
+    @property
+    def counts_authors(self) -> bool:
+        """"Which authors have the most orals?"."""
+        return self.prolific is not None and self.prolific.of == "authors"
+
+    @property
+    def counts_institutions(self) -> bool:
+        """"Which institutions have the most orals?"."""
+        return self.prolific is not None and self.prolific.of == "institutions"
+
 
 
 class QuestionReader:

@@ -28,7 +28,7 @@ from app.exclusion import about, exclusion_note
 from app.keyword import KeywordIndex
 from app.narrowing import Narrowed, Narrower
 from app.papers import Paper
-from app.prolific import prolific_authors, summary
+from app.prolific import prolific, prolific_authors, summary
 from app.question import QuestionIntent, topic_text
 from app.reading import QuestionReader, ReadQuestion
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
@@ -149,6 +149,9 @@ class SearchResult:
     title_phrase: str | None = None
     #: "Most papers among the 144 searched: A (3), B (3).": who a most-papers question found.
     prolific: str | None = None
+    #: The institutions in ``affiliations`` are the ones a most-papers question counted, not
+    #: ones the question named.
+    counted_institutions: bool = False
 
     @property
     def matched(self) -> int:
@@ -225,10 +228,11 @@ class HybridSearcher:
             dense.pop(reference.paper_id, None)
             keyword_scores[self.position[reference.paper_id]] = 0.0
             notices.append(f"Papers like “{intent.text}”, by closeness to its title and abstract (itself left out).")
-        prolific_line = self._most_papers_of_all(read, narrowed) if read.prolific and not read.has_topic else None
+        most_of_all = read.counts_authors and not read.has_topic
+        prolific_line = self._most_papers_of_all(read, narrowed) if most_of_all else narrowed.leading
         author_hits = set() if read.author_topic else self._author_papers(narrowed.written, allowed)
         #: The named authors' papers are the answer, even when none fits ("as first author")
-        by_authors = (bool(read.authors) or prolific_line is not None) and not read.author_topic
+        by_authors = (bool(read.authors) or most_of_all) and not read.author_topic
         if by_authors and not author_hits:
             if narrowed.written:  # "Which orals did X co-author?" when X has only posters
                 notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(narrowed.written))}, "
@@ -274,6 +278,7 @@ class HybridSearcher:
             author_count=count,
             title_phrase=read.title_phrase,
             prolific=prolific_line if kept else None,
+            counted_institutions=read.counts_institutions,
             papers=papers,
             searched=searched,
             filters=effective,
@@ -318,13 +323,16 @@ class HybridSearcher:
             candidates = [c for c in candidates if c.paper_id not in left_out]
             notices.append(exclusion_note(read.excluded, before - len(kept)))
         if read.prolific and read.has_topic:  # the most among the papers on the topic
-            picked = prolific_authors((self.by_id[c.paper_id] for c in kept), read.prolific)
-            read.authors = picked.matches
+            picked = prolific((self.by_id[c.paper_id] for c in kept), read.prolific)
+            if read.counts_institutions:
+                read.institutions = picked.institutions
+            else:
+                read.authors = picked.matches
             prolific_line = summary(picked, read.prolific, f"the {len(kept)} that match")
-            theirs = frozenset().union(*(m.paper_ids for m in read.authors))
-            kept = [c for c in kept if c.paper_id in theirs]
+            kept = [c for c in kept if c.paper_id in picked.paper_ids]
         if read.prolific:  # papers of the most prolific first
-            rank = {pid: i for i, m in reversed(list(enumerate(read.authors))) for pid in m.paper_ids}
+            chosen = read.institutions if read.counts_institutions else read.authors
+            rank = {pid: i for i, m in reversed(list(enumerate(chosen))) for pid in m.paper_ids}
             kept.sort(key=lambda c: rank.get(c.paper_id, len(rank)))
             if not kept and prolific_line:
                 notices.append(prolific_line)

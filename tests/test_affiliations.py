@@ -165,6 +165,16 @@ def test_asking_for_an_institutions_papers_lists_them_all_with_the_affiliation_a
     assert "Only papers with an author at Stanford University were considered" in answer["answer"]
 
 
+@pytest.mark.parametrize(
+    "question", ["Which papers come from Stanford?", "Which papers have authors at Stanford?",
+                 "Which papers were written at Stanford?"],
+)
+def test_saying_how_papers_relate_to_an_institution_names_no_topic(affiliation_store: Path, question: str) -> None:
+    """"come from", "authors at", "written at" say where the papers are from, not what about."""
+    answer = PaperChat(data_dir=affiliation_store, llm="extractive").ask(question)
+    assert {p.title for p in answer.citations} == STANFORD
+
+
 def test_both_institutions_means_papers_with_authors_at_each(affiliation_store: Path) -> None:
     """"from both Google and Stanford" is their joint papers; "from Google or Stanford" any."""
     pc = PaperChat(data_dir=affiliation_store)

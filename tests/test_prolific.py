@@ -7,10 +7,12 @@ papers searched are counted, by first and last name, and their papers cited.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from app import PaperChat
+from ingest.parsers import paperlists
 from app.authors import name_parts
 from app.prolific import ProlificAsk, read_prolific
 
@@ -18,6 +20,18 @@ from app.prolific import ProlificAsk, read_prolific
 @pytest.fixture(scope="module")
 def pc(bundled_store) -> PaperChat:
     return PaperChat(data_dir=bundled_store, llm="extractive")
+
+
+AFFILIATIONS = Path(__file__).parent / "fixtures" / "affiliations.json"
+
+
+@pytest.fixture(scope="module")
+def affiliation_pc(tmp_path_factory: pytest.TempPathFactory) -> PaperChat:
+    """Eight papers in paperlists form, with their authors' institutions."""
+    data_dir = tmp_path_factory.mktemp("prolific-institutions")
+    chat = PaperChat(data_dir=data_dir, llm="extractive")
+    chat.ingest([AFFILIATIONS], venue="ICML", year=2024, progress=False)
+    return chat
 
 
 def key(author: str) -> tuple[str, ...]:
@@ -40,6 +54,13 @@ def paper_counts(pc: PaperChat, ids: set[str] | None = None) -> Counter:
         ("Which authors have a dozen or more papers?", ProlificAsk(least=12), "Which papers?"),
         ("Which authors have the most orals about large language models?", ProlificAsk(top=10),
          "Which orals about large language models?"),
+        ("Which of the authors have over 3 papers?", ProlificAsk(least=4), "Which papers?"),
+        ("Name the researchers with the most orals", ProlificAsk(top=10), "Which orals"),
+        ("Which institutions have the most papers?", ProlificAsk(top=10, of="institutions"), "Which papers?"),
+        ("Which universities have more than 10 orals?", ProlificAsk(least=11, of="institutions"), "Which orals?"),
+        ("Which companies have at least 5 orals about LLMs?", ProlificAsk(least=5, of="institutions"),
+         "Which orals about LLMs?"),
+        ("What are the top 5 institutions?", ProlificAsk(top=5, of="institutions"), "What are?"),
     ],
 )
 def test_the_ask_is_read_and_the_papers_noun_kept(question, ask, rest):
@@ -47,7 +68,9 @@ def test_the_ask_is_read_and_the_papers_noun_kept(question, ask, rest):
 
 
 @pytest.mark.parametrize(
-    "question", ["Which orals have the most authors?", "Which orals did Tim Rocktäschel co-author?"]
+    "question",
+    ["Which orals have the most authors?", "Which orals did Tim Rocktäschel co-author?",
+     "Which topics have the most papers?"],
 )
 def test_other_author_questions_are_not_this_one(question):
     assert read_prolific(question) == (None, question)
@@ -91,3 +114,50 @@ def test_beside_a_topic_the_count_is_over_the_topics_papers(pc):
     assert {p.id for p in answer.citations} <= topic
     assert answer.text.startswith(f"Most papers among the {len(topic)} that match: ")
     assert f"({top})" in answer.text.split("\n", 1)[0]
+
+
+# -- institutions ------------------------------------------------------------------------------
+
+
+def institution_papers() -> dict[str, set[str]]:
+    """Titles per institution in the fixture; a paper with two authors at one place counts once."""
+    papers: dict[str, set[str]] = {}
+    for record in paperlists.parse(AFFILIATIONS.read_text(encoding="utf-8"), AFFILIATIONS).records:
+        for name in record.affiliations:
+            papers.setdefault(name, set()).add(record.title)
+    return papers
+
+
+def test_the_institutions_with_the_most_papers_are_named_with_counts_and_their_papers_cited(affiliation_pc):
+    papers = institution_papers()
+    top = max(len(titles) for titles in papers.values())
+    leaders = sorted(name for name, titles in papers.items() if len(titles) == top)
+    assert top >= 2 and leaders
+
+    answer = affiliation_pc.ask("Which institutions have the most papers?")
+
+    first = answer.text.split("\n", 1)[0]
+    assert first.startswith("Most papers among the 8 searched: " + ", ".join(f"{n} ({top})" for n in leaders))
+    assert {p.title for p in answer.citations} == set().union(*(papers[n] for n in leaders))
+    for paper in answer.citations:
+        assert paper.evidence.startswith("Authors at ")
+        assert any(name in paper.evidence for name in leaders)
+
+
+def test_institutions_with_at_least_n_papers_leave_out_those_with_fewer(affiliation_pc):
+    papers = institution_papers()
+    once = {name for name, titles in papers.items() if len(titles) == 1}
+    assert once
+
+    answer = affiliation_pc.ask("Which institutions have at least 2 papers?")
+
+    first = answer.text.split("\n", 1)[0]
+    assert first.startswith("Institutions with at least 2 papers each among the 8 searched: ")
+    assert not [name for name in once if f"{name} (" in first]
+
+
+def test_a_listing_without_institutions_says_so_and_cites_nothing(pc):
+    answer = pc.ask("Which institutions have the most orals?")
+
+    assert answer.citations == []
+    assert "The listings name no institutions for the 144 searched." in answer.notices
