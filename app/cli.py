@@ -23,6 +23,7 @@ EPILOG = """examples:
   paperchat ask "Which orals are about LLMs but not about agents?"
   paperchat search "Which papers have 'diffusion' in the title?" -k 200
   paperchat ask "Which authors have the most orals?"
+  paperchat ask "Which institutions have the most papers?"
   paperchat chat --llm local
   paperchat stats
   paperchat eval eval/questions.jsonl
