@@ -296,7 +296,7 @@ class HybridSearcher:
         and make the question name the authors it picked (``read.authors``)."""
         picked = prolific_authors((self.records[i] for i in np.flatnonzero(narrowed.allowed)), read.prolific)
         read.authors = picked.matches
-        narrowed.written = frozenset().union(*(m.paper_ids for m in read.authors))
+        narrowed.written = picked.paper_ids
         return summary(picked, read.prolific, f"the {int(narrowed.allowed.sum())} searched")
 
     def _refine(
