@@ -24,6 +24,7 @@ EPILOG = """examples:
   paperchat search "Which papers have 'diffusion' in the title?" -k 200
   paperchat ask "Which authors have the most orals?"
   paperchat ask "Which institutions have the most papers?"
+  paperchat ask "How many orals are there?"
   paperchat chat --llm local
   paperchat stats
   paperchat eval eval/questions.jsonl
@@ -199,7 +200,11 @@ def cmd_search(args: argparse.Namespace) -> int:
             "papers": [p.to_dict() for p in result.papers],
             "notices": result.debug.get("notices", []),
             "similar_to": result.similar_to.to_dict() if result.similar_to else None,
+            "tally": result.tally,
         }, ensure_ascii=False, indent=2))
+        return 0
+    if result.tally:  # "How many orals are there?": a count of the catalogue, no papers searched for
+        print(result.tally + _filters_note(result.filters))
         return 0
     print(f"{result.matched} of {result.searched} papers searched matched" + _filters_note(result.filters))
     for i, paper in enumerate(result.papers, start=1):

@@ -97,7 +97,9 @@ class ExtractiveBackend:
 
     def answer(self, result: SearchResult, idf) -> Answer:
         papers = attach_evidence(result, idf)
-        if not papers:
+        if result.tally:  # a count of the catalogue: nothing was searched, nothing to cite
+            text = result.tally
+        elif not papers:
             text = f"{NO_ANSWER} ({result.searched} papers searched.)"
             if result.author_count is not None and _count_is_the_answer(result):
                 has = result.author_count.describe()

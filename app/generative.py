@@ -329,7 +329,7 @@ class GenerativeBackend:
 
     def stream(self, result: SearchResult, idf: Callable[[str], float]) -> Iterator[str | Answer]:
         """Yield text as the model writes it, then the appendix, then the final Answer."""
-        if result.declined:  # nothing to cite: decline without spending a model call
+        if result.declined or result.tally:  # nothing to cite: no model call to spend
             answer = ExtractiveBackend().answer(result, idf)
             answer.backend = self.name
             yield answer.text

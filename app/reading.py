@@ -20,6 +20,7 @@ from app.position_papers import asks_for_position_papers
 from app.prolific import ProlificAsk, read_prolific
 from app.question import QuestionIntent, read_intent, requested_count, without_author_ask, without_requested_count
 from app.similar import SimilarRequest, TitleIndex
+from app.tally import read_tally
 from app.title_words import read_title_phrase
 from ingest.records import PaperRecord
 
@@ -48,6 +49,8 @@ class ReadQuestion:
     excluded: str | None = None
     #: "Which authors have the most orals?" (:mod:`app.prolific`).
     prolific: ProlificAsk | None = None
+    #: "How many orals are there?": the noun counted (:mod:`app.tally`); no search runs.
+    tally: str | None = None
 
     @property
     def counts_authors(self) -> bool:
@@ -112,7 +115,9 @@ class QuestionReader:
             like = self.by_id[reference.paper_id]
             intent.wants_list, intent.text = True, like.title or topic
             topic = f"{like.title}. {like.abstract or ''}"
+        names_anything = named or institutions or count or position or title_phrase or excluded or prolific or reference
         return ReadQuestion(
             topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase, excluded,
             prolific=None if named else prolific,
+            tally=None if names_anything else read_tally(question, self.venues, self.years),
         )

@@ -33,6 +33,7 @@ from app.question import QuestionIntent, topic_text
 from app.reading import QuestionReader, ReadQuestion
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import TitleIndex
+from app.tally import tally_line
 from app.text import content_terms, counted
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
@@ -152,6 +153,8 @@ class SearchResult:
     #: The institutions in ``affiliations`` are the ones a most-papers question counted, not
     #: ones the question named.
     counted_institutions: bool = False
+    #: "How many orals are there?": the count, from the catalogue; the answer is this line.
+    tally: str | None = None
 
     @property
     def matched(self) -> int:
@@ -160,7 +163,7 @@ class SearchResult:
 
     @property
     def declined(self) -> bool:
-        return not self.papers
+        return not self.papers and self.tally is None
 
 
 class HybridSearcher:
@@ -209,6 +212,10 @@ class HybridSearcher:
         effective = {**implied, **filters}
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
+        if read.tally:  # "How many orals are there?": the catalogue answers, no search runs
+            counted_records = [self.records[i] for i in np.flatnonzero(allowed)]
+            line = tally_line(counted_records, len(self.records), read.tally, effective, self.statuses)
+            return SearchResult(question, [], searched, effective, implied, intent, tally=line)
         subset_key: tuple = tuple(sorted(effective.items()))
         narrowed = self.narrower.narrow(read, question, allowed, subset_key, searched)
         allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
