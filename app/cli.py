@@ -25,6 +25,7 @@ EPILOG = """examples:
   paperchat ask "Which authors have the most orals?"
   paperchat ask "Which institutions have the most papers?"
   paperchat ask "How many orals are there?"
+  paperchat ask "What topics are most common?"
   paperchat chat --llm local
   paperchat stats
   paperchat eval eval/questions.jsonl

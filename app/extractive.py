@@ -13,6 +13,7 @@ from app.evidence import best_sentence
 from app.papers import NEAREST_HEADING, NO_ANSWER, Answer, Paper, short_authors
 from app.search import SearchResult
 from app.text import counted
+from app.themes import cited_line
 from prompts import render
 
 NAME = "extractive"
@@ -21,6 +22,8 @@ NAME = "extractive"
 def matched_line(result: SearchResult) -> str:
     """'3 of 144 papers searched matched.' — shown with every list answer."""
     line = f"{result.matched} of {counted(result.searched)} searched matched."
+    if result.themes:
+        line = cited_line(len(result.papers))
     if result.prolific:
         line = f"{result.prolific} {line}"
     if result.affiliations and not result.counted_institutions:  # the count line named them
@@ -50,7 +53,8 @@ def attach_evidence(result: SearchResult, idf) -> list[Paper]:
         elif result.intent.wants_authors:
             evidence = author_list_evidence(paper.authors, limit=None)
         elif not result.intent.institution_only and not authors_only:
-            evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
+            terms = result.evidence_terms.get(paper.id, result.terms)
+            evidence = best_sentence(paper.abstract, result.question, idf, terms)
         if evidence is None and result.authors:
             evidence = author_evidence(paper.authors, result.authors)
         if evidence is None and result.affiliations:

@@ -10,7 +10,7 @@ LLMs among the papers with more than 20 authors, not for "20".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.affiliations import AffiliationIndex, AffiliationMatch, names_only, without_mentions
 from app.author_count import read_author_count
@@ -21,6 +21,7 @@ from app.prolific import ProlificAsk, read_prolific
 from app.question import QuestionIntent, read_intent, requested_count, without_author_ask, without_requested_count
 from app.similar import SimilarRequest, TitleIndex
 from app.tally import read_tally
+from app.themes import read_themes
 from app.title_words import read_title_phrase
 from ingest.records import PaperRecord
 
@@ -51,6 +52,11 @@ class ReadQuestion:
     prolific: ProlificAsk | None = None
     #: "How many orals are there?": the noun counted (:mod:`app.tally`); no search runs.
     tally: str | None = None
+    #: "What topics are most common?" (:mod:`app.themes`).
+    themes: bool = False
+    #: The terms of each cited paper's theme, set by the searcher: its evidence sentence is
+    #: the one naming the theme, not the question's words.
+    theme_terms: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def counts_authors(self) -> bool:
@@ -83,6 +89,7 @@ class QuestionReader:
 
     def read(self, question: str) -> ReadQuestion:
         """What the question names (institutions, authors, a paper) and what is left to search."""
+        themes, question = read_themes(question)
         excluded, question = read_exclusion(question)
         prolific, question = read_prolific(question)
         institutions = self.affiliations.find(question)
@@ -119,5 +126,6 @@ class QuestionReader:
         return ReadQuestion(
             topic, intent, institutions, named, author_topic, reference, has_topic, position, title_phrase, excluded,
             prolific=None if named else prolific,
-            tally=None if names_anything else read_tally(question, self.venues, self.years),
+            tally=None if names_anything or themes else read_tally(question, self.venues, self.years),
+            themes=themes,
         )

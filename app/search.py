@@ -34,6 +34,7 @@ from app.reading import QuestionReader, ReadQuestion
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import TitleIndex
 from app.tally import tally_line
+from app.themes import common_themes, examples, themes_line
 from app.text import content_terms, counted
 from ingest.records import PaperRecord
 from vectorstore.embedding import Embedder
@@ -148,8 +149,13 @@ class SearchResult:
     author_count: AuthorCount | None = None
     #: The word or phrase the question wanted in titles; only such papers were considered.
     title_phrase: str | None = None
-    #: "Most papers among the 144 searched: A (3), B (3).": who a most-papers question found.
+    #: "Most papers among the 144 searched: A (3), B (3).": who a most-papers question found;
+    #: for a themes question, the themes and their counts. The answer leads with it.
     prolific: str | None = None
+    #: The question asked for the common themes; ``papers`` are examples of each.
+    themes: bool = False
+    #: Per paper, the terms its evidence sentence should hold (a theme's words).
+    evidence_terms: dict[str, frozenset[str]] = field(default_factory=dict)
     #: The institutions in ``affiliations`` are the ones a most-papers question counted, not
     #: ones the question named.
     counted_institutions: bool = False
@@ -220,6 +226,14 @@ class HybridSearcher:
         narrowed = self.narrower.narrow(read, question, allowed, subset_key, searched)
         allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
         declared = narrowed.declared
+        if read.themes and not read.has_topic:  # "What topics are most common?": counted, not searched
+            among = [self.records[i] for i in np.flatnonzero(allowed)]
+            chosen, line = self._themes(read, among, f"the {counted(len(among))} searched")
+            return SearchResult(
+                question, [Paper.from_record(self.by_id[pid]) for pid in chosen], searched, effective, implied,
+                intent, notices=notices, affiliations=read.institutions, prolific=line, themes=True,
+                evidence_terms=read.theme_terms,
+            )
 
         try:
             vector = self._paper_vector(reference.paper_id) if reference else self._query_vector(topic_question)
@@ -286,6 +300,8 @@ class HybridSearcher:
             title_phrase=read.title_phrase,
             prolific=prolific_line if kept else None,
             counted_institutions=read.counts_institutions,
+            themes=read.themes,
+            evidence_terms=read.theme_terms,
             papers=papers,
             searched=searched,
             filters=effective,
@@ -297,6 +313,14 @@ class HybridSearcher:
             nearest=nearest,
             terms=self.keyword.question_terms(intent.text),
         )
+
+    def _themes(self, read: ReadQuestion, among: Sequence[PaperRecord], scope: str) -> tuple[list[str], str]:
+        """The papers to cite for a themes question (examples of each theme) and the line
+        naming the themes; each example's theme terms go to ``read.theme_terms``."""
+        themes = common_themes(among, self.keyword.glossary)
+        picked = examples(themes)
+        read.theme_terms = {pid: self.keyword.question_terms(theme.phrase) for pid, theme in picked}
+        return [pid for pid, _ in picked], themes_line(themes, scope)
 
     def _most_papers_of_all(self, read: ReadQuestion, narrowed: Narrowed) -> str:
         """'Which authors have the most orals?' with no topic: count over every paper searched,
@@ -337,6 +361,10 @@ class HybridSearcher:
                 read.authors = picked.matches
             prolific_line = summary(picked, read.prolific, f"the {len(kept)} that match")
             kept = [c for c in kept if c.paper_id in picked.paper_ids]
+        if read.themes and read.has_topic and kept:  # the themes of the papers on the topic
+            chosen, prolific_line = self._themes(read, [self.by_id[c.paper_id] for c in kept], f"the {counted(len(kept))} that match")
+            order = {pid: i for i, pid in enumerate(chosen)}
+            kept = sorted((c for c in kept if c.paper_id in order), key=lambda c: order[c.paper_id])
         if read.prolific:  # papers of the most prolific first
             chosen = read.institutions if read.counts_institutions else read.authors
             rank = {pid: i for i, m in reversed(list(enumerate(chosen))) for pid in m.paper_ids}

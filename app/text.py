@@ -51,6 +51,11 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+def stems(tokens: list[str]) -> list[str]:
+    """Each token stemmed, stopwords kept, so positions line up with ``tokens``."""
+    return _stemmer().stemWords(tokens)
+
+
 def fold(text: str) -> str:
     """Lowercase and strip accents, so "Daumé" and "daume" are one word.
 
