@@ -110,8 +110,8 @@ def without_spans(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 
 def counted(n: int, noun: str = "paper") -> str:
-    """'1 paper', '89 papers'."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """'1 paper', '89 papers', '2,610 papers'."""
+    return f"{n} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def split_sentences(text: str) -> list[str]:

@@ -35,6 +35,9 @@ from app.ui_state import (
 log = logging.getLogger(__name__)
 
 FIRST_EXAMPLE = "Which orals study DP-SGD?"
+#: Offered once the store holds this many papers: fewer share too few phrases to count.
+THEMES_EXAMPLE_PAPERS = 50
+THEMES_EXAMPLE = "What topics are most common?"
 #: Topics offered as example questions when at least two loaded papers mention them.
 EXAMPLE_TOPICS: tuple[str, ...] = (
     "differential privacy", "diffusion models", "reinforcement learning", "large language models",
@@ -67,18 +70,22 @@ def answer_events(
 
 
 def example_questions(pc: PaperChat, limit: int = 4) -> list[str]:
-    """Questions this corpus can answer: DP-SGD, frequent topics, its most prolific author."""
+    """Questions this corpus can answer: DP-SGD, a frequent topic, what it is about (once
+    there are enough papers for themes to mean something), its most prolific author."""
     records = pc.searcher.records
     texts = [f"{r.title or ''} {r.abstract or ''}".lower() for r in records]
     noun = "orals" if "Oral" in pc.searcher.statuses else "papers"
     examples = []
     if any("dp-sgd" in t for t in texts):
         examples.append(FIRST_EXAMPLE if noun == "orals" else "Which papers study DP-SGD?")
+    themes = len(records) >= THEMES_EXAMPLE_PAPERS
     for topic in EXAMPLE_TOPICS:
         if sum(topic in t for t in texts) >= 2:
             examples.append(f"Which {noun} are about {topic}?")
-            if len(examples) >= limit - 1:
+            if len(examples) >= limit - (2 if themes else 1):
                 break
+    if themes:
+        examples.append(THEMES_EXAMPLE)
     authors = Counter(a for r in records for a in r.authors)
     if authors:
         author, count = authors.most_common(1)[0]

@@ -389,6 +389,7 @@ def test_example_questions_come_from_the_corpus(bundled):
     assert examples[0] == "Which orals study DP-SGD?"
     assert 2 <= len(examples) <= 4
     assert any("co-author" in q for q in examples)
+    assert "What topics are most common?" in examples  # 144 papers: enough to count themes
 
 
 def test_login_comes_from_the_flag_or_the_environment(monkeypatch):
