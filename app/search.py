@@ -229,6 +229,7 @@ class HybridSearcher:
         if read.themes and not read.has_topic:  # "What topics are most common?": counted, not searched
             among = [self.records[i] for i in np.flatnonzero(allowed)]
             chosen, line = self._themes(read, among, f"the {counted(len(among))} searched")
+            chosen = chosen if k is None else chosen[: max(k, 0)]
             return SearchResult(
                 question, [Paper.from_record(self.by_id[pid]) for pid in chosen], searched, effective, implied,
                 intent, notices=notices, affiliations=read.institutions, prolific=line, themes=True,

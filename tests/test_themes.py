@@ -95,6 +95,12 @@ def test_the_common_themes_are_named_with_examples(pc: PaperChat) -> None:
         assert theme_terms & said, (cited.citation, theme_terms, cited.evidence)
 
 
+def test_k_caps_the_examples(pc: PaperChat) -> None:
+    every = pc.search("What topics are most common?")
+    assert len(every) > 3
+    assert [p.id for p in pc.search("What topics are most common?", k=3)] == [p.id for p in every[:3]]
+
+
 def test_themes_beside_a_topic_are_counted_over_its_papers(pc: PaperChat) -> None:
     question = "What are the most common topics among orals on privacy?"
     on_topic = {p.id for p in pc.search(read_themes(question)[1])}  # what the themes are counted over
