@@ -250,7 +250,7 @@ def scoped_result(searcher: HybridSearcher, plan: TurnPlan) -> SearchResult:
             debug={"decision": {"reason": f"follow-up names one paper ({plan.reference})"}},
         )
     inner = HybridSearcher(searcher.store, searcher.embedder, records=records, policy=searcher.policy)
-    result = inner.search(plan.search_text, where=plan.filters)
+    result = inner.search(plan.search_text, where=plan.filters, for_answer=True)
     topic = content_terms(_PLURAL.sub(" ", plan.message))
     if not result.papers and not topic:  # "summarise those": the whole scope is the answer
         result.papers = [Paper.from_record(r, score=1.0) for r in records]
@@ -271,11 +271,11 @@ def stream_turn(
     plan = plan_turn(message, history, searcher.facets(), where)
     rewrite_with_model(plan, history, engine.backend)
     if plan.scope is None:
-        result = searcher.search(plan.search_text, where=plan.filters)
+        result = searcher.search(plan.search_text, where=plan.filters, for_answer=True)
         if not result.papers and plan.searched_by != "rules":  # the rewrite found nothing: the message's words
             plan.standalone = plan.search_text = plan.message
             plan.rewritten_by = plan.searched_by = "rules"
-            result = searcher.search(plan.search_text, where=plan.filters)
+            result = searcher.search(plan.search_text, where=plan.filters, for_answer=True)
     else:
         result = scoped_result(searcher, plan)
     result.question = plan.standalone

@@ -70,7 +70,7 @@ class PaperQueryEngine(CustomQueryEngine):
         self._before()
         searcher = self.searcher  # one catalogue for the whole answer, even if a reload swaps it
         question, notices = prepare_question(question)
-        result = searcher.search(question, where=where if where is not None else self.where)
+        result = searcher.search(question, where=where if where is not None else self.where, for_answer=True)
         backend: AnswerBackend = self.backend
         answer = backend.answer(result, searcher.keyword.idf)
         answer.debug.setdefault("decision", result.debug.get("decision"))
@@ -81,7 +81,7 @@ class PaperQueryEngine(CustomQueryEngine):
         """Search, then stream the backend's answer: text chunks, then the final ``Answer``."""
         self._before()
         question, notices = prepare_question(question)
-        result = self.searcher.search(question, where=where if where is not None else self.where)
+        result = self.searcher.search(question, where=where if where is not None else self.where, for_answer=True)
         for item in self.stream_result(result):
             if isinstance(item, Answer):
                 item.notices[:0] = notices

@@ -20,7 +20,7 @@ from app.position_papers import asks_for_position_papers
 from app.prolific import ProlificAsk, read_prolific
 from app.question import QuestionIntent, read_intent, requested_count, without_author_ask, without_requested_count
 from app.similar import SimilarRequest, TitleIndex
-from app.tally import read_tally
+from app.tally import Tally, read_tally
 from app.themes import read_themes
 from app.title_words import read_title_phrase
 from ingest.records import PaperRecord
@@ -50,8 +50,8 @@ class ReadQuestion:
     excluded: str | None = None
     #: "Which authors have the most orals?" (:mod:`app.prolific`).
     prolific: ProlificAsk | None = None
-    #: "How many orals are there?": the noun counted (:mod:`app.tally`); no search runs.
-    tally: str | None = None
+    #: "How many orals are there?": what is counted (:mod:`app.tally`); no search runs.
+    tally: Tally | None = None
     #: "What topics are most common?" (:mod:`app.themes`).
     themes: bool = False
     #: The terms of each cited paper's theme, set by the searcher: its evidence sentence is

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from ingest.records import PaperRecord
 
@@ -37,24 +38,42 @@ _FILLER = frozenset(
     so far currently now today right now ok okay please tell me in all altogether""".split()
 )
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: "How many papers have no abstract?", "... are missing a title?", "... without titles?".
+_MISSING = re.compile(
+    r"\b(?:no|without|lack(?:s|ing)?|missing|are\s+missing)\s+(?:an?\s+|the(?:ir)?\s+|its\s+)?(title|abstract)s?\b",
+    re.IGNORECASE,
+)
+_MISSING_WORDS = frozenset("no without lack lacks lacking missing their its title titles abstract abstracts".split())
 
 
-def read_tally(question: str, venues: Iterable[str], years: Iterable[int]) -> str | None:
-    """The noun a "How many orals are there?" question counts ("orals"), or None when the
-    question is not a bare count: anything left besides filler, the venue, year and status
-    words is a topic, and "How many orals study DP-SGD?" is a search that counts its matches."""
+@dataclass(frozen=True)
+class Tally:
+    """A bare count: the noun counted ("orals") and, for "How many papers have no abstract?",
+    the field ("title" or "abstract") whose papers without it are counted."""
+
+    noun: str
+    missing: str | None = None
+
+
+def read_tally(question: str, venues: Iterable[str], years: Iterable[int]) -> Tally | None:
+    """What a "How many orals are there?" question counts, or None when the question is not a
+    bare count: anything left besides filler, the venue, year and status words (and "no
+    abstract", "without a title") is a topic, and "How many orals study DP-SGD?" is a search
+    that counts its matches."""
     match = _TALLY.match(question)
     if not match:
         return None
     named = {v.lower() for v in venues} | {str(y) for y in years}
     rest = f"{match.group(1)} {match.group(3)}".lower()
+    missing = _MISSING.search(rest)
+    allowed = _FILLER | _MISSING_WORDS if missing else _FILLER
     for word in _WORD.findall(rest):
-        if word in _FILLER or word in named or word in _NOUNS or word.rstrip("s") + "s" in _NOUNS:
+        if word in allowed or word in named or word in _NOUNS or word.rstrip("s") + "s" in _NOUNS:
             continue
         if re.fullmatch(r"(?:[a-z]{3,8}[-']?)?(?:19|20)\d\d", word):  # "icml2024", "2024"
             continue
         return None
-    return match.group(2).lower()
+    return Tally(match.group(2).lower(), missing.group(1).lower() if missing else None)
 
 
 def asked_status(noun: str) -> str | None:
@@ -65,7 +84,7 @@ def asked_status(noun: str) -> str | None:
 def tally_line(
     searched: list[PaperRecord],
     total: int,
-    noun: str,
+    tally: Tally,
     filters: Mapping[str, str | int],
     statuses: set[str],
 ) -> str:
@@ -74,6 +93,7 @@ def tally_line(
     ``statuses`` are the store's: a question about posters in a store of orals is answered
     "none", not with the count of every paper, which the status filter (applied only where
     the store has a choice) would otherwise give."""
+    noun = tally.noun
     status = asked_status(noun)
     if status and statuses and status not in statuses:
         held = ", ".join(sorted(statuses))
@@ -83,6 +103,10 @@ def tally_line(
                 f"none with a status.")  # fmt: skip
     scope = _scope(filters)
     shown_noun = noun if status else "papers"
+    if tally.missing:  # "How many papers have no abstract?"
+        lacking = sum(1 for r in searched if not getattr(r, tally.missing))
+        return (f"{_count(lacking)} of the {_count(len(searched))} {shown_noun}{scope} in the loaded listings "
+                f"have no {tally.missing}.")  # fmt: skip
     line = f"There are {_count(len(searched))} {shown_noun}{scope} in the loaded listings"
     line += f", of {_count(total)} papers in all." if len(searched) < total else "."
     line += "".join(f" {part}" for part in _breakdown(searched))

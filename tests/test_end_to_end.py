@@ -193,15 +193,18 @@ def test_a_question_asking_for_n_papers_gets_the_best_n_and_says_how_many_match(
 
 
 def test_a_list_longer_than_an_answer_shows_says_how_many_match_and_how_to_list_them_all(bundled_store):
-    pc = PaperChat(data_dir=bundled_store)
+    pc = PaperChat(data_dir=bundled_store, llm="extractive")
     question = "Which orals are about diffusion models?"
     every = pc.search(question)
     assert len(every) > 3, "fixture changed?"
     pc.searcher.policy = dataclasses.replace(pc.searcher.policy, max_list=3)  # a short page, as a setting
 
-    result = pc.search_result(question)
+    answer = pc.ask(question)
 
-    assert [p.id for p in result.papers] == [p.id for p in every[:3]]
-    assert result.matched == len(every)
-    assert any(f"{len(every)} papers match; the best 3" in n and f"-k {len(every)}" in n for n in result.notices)
-    assert [p.id for p in pc.search(question, k=len(every))] == [p.id for p in every]
+    assert [p.id for p in answer.citations] == [p.id for p in every[:3]]
+    assert answer.matched == len(every)
+    assert any(f"{len(every)} papers match; the best 3" in n and "`paperchat search QUESTION`" in n
+               for n in answer.notices)  # fmt: skip
+    # a search is not an answer: it lists every paper relevance keeps, as the CLI contract says
+    assert [p.id for p in pc.search(question)] == [p.id for p in every]
+    assert [p.id for p in pc.search(question, k=2)] == [p.id for p in every[:2]]

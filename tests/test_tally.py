@@ -15,7 +15,7 @@ import pytest
 from app import PaperChat
 from app.papers import NO_ANSWER
 from app.settings import Settings
-from app.tally import read_tally, tally_line
+from app.tally import Tally, read_tally, tally_line
 from ingest.records import PaperRecord
 from openai_stub import FAKE_KEY, running_stub
 
@@ -39,7 +39,21 @@ def pc(bundled_store) -> PaperChat:
     ],
 )
 def test_a_bare_count_is_read_as_a_tally(question: str, noun: str) -> None:
-    assert read_tally(question, {"ICML"}, {2024}) == noun
+    assert read_tally(question, {"ICML"}, {2024}) == Tally(noun)
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("How many papers have no abstract?", "abstract"),
+        ("How many orals are missing a title?", "title"),
+        ("How many papers lack titles?", "title"),
+        ("How many posters are without an abstract?", "abstract"),
+    ],
+)
+def test_a_count_of_papers_without_a_field_is_read(question: str, missing: str) -> None:
+    tally = read_tally(question, {"ICML"}, {2024})
+    assert tally is not None and tally.missing == missing
 
 
 @pytest.mark.parametrize(
@@ -63,13 +77,13 @@ def record(status: str | None, title: str | None = "A title", abstract: str | No
 
 def test_a_status_the_store_lacks_is_counted_as_none_not_as_every_paper() -> None:
     orals = [record("Oral") for _ in range(3)]
-    line = tally_line(orals, 3, "posters", {}, {"Oral"})
+    line = tally_line(orals, 3, Tally("posters"), {}, {"Oral"})
     assert "no posters" in line and "3 papers are Oral" in line
 
 
 def test_the_count_says_what_the_papers_are() -> None:
     records = [record("Poster", abstract=None), record("Poster", abstract=None), record("Oral", title=None)]
-    line = tally_line(records, 3, "papers", {}, {"Poster", "Oral"})
+    line = tally_line(records, 3, Tally("papers"), {}, {"Poster", "Oral"})
     assert line.startswith("There are 3 papers in the loaded listings.")
     assert "By status: Poster 2, Oral 1." in line
     assert "1 of them have no title" in line and "2 of them have no abstract" in line
@@ -83,6 +97,15 @@ def test_how_many_orals_is_answered_from_the_catalogue(pc: PaperChat) -> None:
     assert answer.citations == []
     untitled = sum(1 for r in records if not r.title)
     assert f"{untitled} of them have no title" in answer.text
+
+
+def test_papers_without_a_title_are_counted(pc: PaperChat) -> None:
+    records = pc.searcher.records
+    untitled = sum(1 for r in records if not r.title)
+    assert pc.ask("How many papers have no title?").text == (
+        f"{untitled} of the {len(records)} papers in the loaded listings have no title.")
+    assert pc.ask("How many orals lack an abstract?").text.startswith(
+        f"{sum(1 for r in records if not r.abstract)} of the {len(records)} orals")
 
 
 def test_a_count_beside_a_topic_is_still_a_search(pc: PaperChat) -> None:
