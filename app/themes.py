@@ -134,16 +134,15 @@ def _phrases(record, glossary: AcronymGlossary | None) -> set[tuple[tuple[str, .
     """A paper's candidate themes: (stemmed words, as written), each once."""
     found: dict[tuple[str, ...], str] = {}
     title = record.title or ""
-    for text, single_words in ((title, True), *((part, False) for part in _BREAK.split(record.abstract or ""))):
-        for part in _BREAK.split(text) if single_words else (text,):
-            written = _WORD.findall(part)
-            lowered = [w.lower() for w in written]
-            stemmed = stems(lowered)
-            for size in (1, 2, 3) if single_words else (2, 3):
-                for start in range(len(lowered) - size + 1):
-                    gram = lowered[start : start + size]
-                    if not _is_phrase(gram):
-                        continue
+    clauses = [(part, (1, 2, 3)) for part in _BREAK.split(title)]  # single words only from titles
+    clauses += [(part, (2, 3)) for part in _BREAK.split(record.abstract or "")]
+    for clause, sizes in clauses:
+        written = _WORD.findall(clause)
+        lowered = [w.lower() for w in written]
+        stemmed = stems(lowered)
+        for size in sizes:
+            for start in range(len(lowered) - size + 1):
+                if _is_phrase(lowered[start : start + size]):
                     key = tuple(stemmed[start : start + size])
                     found.setdefault(key, " ".join(written[start : start + size]))
     if glossary:  # "LLMs" counts as "large language models" and as "language models"
