@@ -250,15 +250,14 @@ class HybridSearcher:
         allowed = self._allowed_mask(effective)
         searched = int(allowed.sum())
         if read.tally:  # "How many orals are there?": the catalogue answers, no search runs
-            counted_records = [self.records[i] for i in np.flatnonzero(allowed)]
-            line = tally_line(counted_records, len(self.records), read.tally, effective, self.statuses)
+            line = tally_line(self._records_in(allowed), len(self.records), read.tally, effective, self.statuses)
             return SearchResult(question, [], searched, effective, implied, intent, tally=line)
         subset_key: tuple = tuple(sorted(effective.items()))
         narrowed = self.narrower.narrow(read, question, allowed, subset_key, searched)
         allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
         declared = narrowed.declared
         if read.themes and not read.has_topic:  # "What topics are most common?": counted, not searched
-            among = [self.records[i] for i in np.flatnonzero(allowed)]
+            among = self._records_in(allowed)
             chosen, line = self._themes(read, among, f"the {counted(len(among))} searched", subset_key)
             chosen = chosen if k is None else chosen[: max(k, 0)]
             return SearchResult(
@@ -368,7 +367,7 @@ class HybridSearcher:
     def _most_papers_of_all(self, read: ReadQuestion, narrowed: Narrowed) -> str:
         """'Which authors have the most orals?' with no topic: count over every paper searched,
         and make the question name the authors it picked (``read.authors``)."""
-        picked = prolific_authors((self.records[i] for i in np.flatnonzero(narrowed.allowed)), read.prolific)
+        picked = prolific_authors(self._records_in(narrowed.allowed), read.prolific)
         read.authors = picked.matches
         narrowed.written = picked.paper_ids
         return summary(picked, read.prolific, f"the {int(narrowed.allowed.sum())} searched")
@@ -432,6 +431,10 @@ class HybridSearcher:
         for key, value in filters.items():
             mask &= self._field_values[key] == value
         return mask
+
+    def _records_in(self, mask: np.ndarray) -> list[PaperRecord]:
+        """The records a mask over ``self.records`` keeps, in store order."""
+        return [self.records[i] for i in np.flatnonzero(mask)]
 
     def _paper_vector(self, paper_id: str) -> np.ndarray | None:
         """A paper as a query: the mean of its chunk vectors, normalised."""

@@ -173,7 +173,10 @@ def _spelled(spellings: Counter[str]) -> str:
     words: Counter[str] = Counter()
     acronyms: Counter[str] = Counter()
     for text, n in spellings.items():
-        (acronyms if _acronym_like(text) else words)[text if _acronym_like(text) else text.lower()] += n
+        if _acronym_like(text):
+            acronyms[text] += n
+        else:
+            words[text.lower()] += n
     if not words:
         return acronyms.most_common(1)[0][0]
     phrase = words.most_common(1)[0][0]
