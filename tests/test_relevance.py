@@ -8,7 +8,7 @@ embedder scores the question high (a question naming its topic) or low (a paraph
 from __future__ import annotations
 
 from app.question import QuestionIntent
-from app.relevance import Candidate, RelevancePolicy, decide, standout
+from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide, standout
 from app.search import promote_exact_match
 
 LIST_QUESTION = QuestionIntent(text="Which orals study graph clustering?", wants_list=True)
@@ -47,6 +47,29 @@ def test_a_paper_holding_every_question_term_is_kept_even_when_the_embedding_mis
     candidates[0].coverage = 1.0
     candidates[30].coverage = 1.0  # "DP-SGD" in its abstract, far down the dense ranking
     assert "p30" in kept_ids(candidates)
+
+
+def low_similarity_question(nearest_keyword_share: float) -> list[Candidate]:
+    """Best similarity 0.38, under the bar, few of the question's words in any one paper;
+    the nearest paper holds ``nearest_keyword_share`` of the best BM25 score."""
+    candidates = crowd(offset=0.28, stretch=0.1, coverage=0.3)
+    for i, candidate in enumerate(candidates):
+        candidate.keyword_share = 0.2 + 0.001 * (i % 7)
+    candidates[0].keyword_share = nearest_keyword_share
+    candidates[5].keyword_share = 1.0  # the best paper by words is another one
+    return candidates
+
+
+def test_a_low_similarity_question_is_answered_when_both_legs_pick_the_same_paper() -> None:
+    """A paraphrase in plain words: its nearest paper by meaning also shares its words."""
+    assert kept_ids(low_similarity_question(nearest_keyword_share=0.95))[:1] == ["p0"]
+
+
+def test_a_low_similarity_question_is_declined_when_the_legs_disagree() -> None:
+    """A topic the listings lack: the nearest paper by meaning shares few of its words."""
+    kept, debug = decide(low_similarity_question(nearest_keyword_share=0.2), LIST_QUESTION, RelevancePolicy(),
+                         has_author_match=False)  # fmt: skip
+    assert kept == [] and debug["reason"] == NOT_RELEVANT_ENOUGH
 
 
 def test_standout_is_one_for_the_best_and_zero_for_the_median() -> None:
