@@ -346,8 +346,9 @@ class HybridSearcher:
         )
 
     def _themes(
-        self, read: ReadQuestion, among: Sequence[PaperRecord], scope: str, subset_key: tuple | None = None
-    ) -> tuple[list[str], str]:
+        self, read: ReadQuestion, among: Sequence[PaperRecord], scope: str, subset_key: tuple | None = None,
+        asked: frozenset[str] = frozenset(),
+    ) -> tuple[list[str], str]:  # fmt: skip
         """The papers to cite for a themes question (examples of each theme) and the line
         naming the themes; each example's theme terms go to ``read.theme_terms``. The themes
         of a filtered subset (``subset_key``) are kept: counting them reads every title and
@@ -355,7 +356,7 @@ class HybridSearcher:
         until the store changes, which builds a new searcher."""
         themes = self._themes_of.get(subset_key) if subset_key is not None else None
         if themes is None:
-            themes = common_themes(among, self.keyword.glossary)
+            themes = common_themes(among, self.keyword.glossary, asked=asked)
             if subset_key is not None:
                 if len(self._themes_of) >= THEMES_CACHED:
                     self._themes_of.clear()
@@ -404,7 +405,8 @@ class HybridSearcher:
             prolific_line = summary(picked, read.prolific, f"the {len(kept)} that match")
             kept = [c for c in kept if c.paper_id in picked.paper_ids]
         if read.themes and read.has_topic and kept:  # the themes of the papers on the topic
-            chosen, prolific_line = self._themes(read, [self.by_id[c.paper_id] for c in kept], f"the {counted(len(kept))} that match")
+            chosen, prolific_line = self._themes(read, [self.by_id[c.paper_id] for c in kept], f"the {counted(len(kept))} that match",
+                                                 asked=frozenset(content_terms(read.intent.text)))  # fmt: skip
             order = {pid: i for i, pid in enumerate(chosen)}
             kept = sorted((c for c in kept if c.paper_id in order), key=lambda c: order[c.paper_id])
         if read.prolific:  # papers of the most prolific first

@@ -31,7 +31,7 @@ STOPWORDS: frozenset[str] = frozenset(
     """a an the and or of to in on for with by from at as is are was were be been being this that
     these those it its their there here which what who whom whose when where why how do does did
     done can could should would may might will shall not no nor so such than then into onto over
-    under about between across through via using use used uses any all some each every other
+    under about between among amongst within across through via using use used uses any all some each every other
     our we us you your i me my they them he she his her also more most less least very just only
     both either neither whether if but while however paper papers oral orals talk talks work
     works study studies studied propose proposes proposed present presents presented show shows

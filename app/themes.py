@@ -30,6 +30,10 @@ MAX_SHARE = 0.4
 MAX_OVERLAP = 0.5
 #: Longer phrases are more specific: a three-word phrase counts this much more per word.
 LENGTH_BONUS = 0.25
+#: An acronym as written has at least this share of capitals ("LoRA", "GNNs", "ViT").
+ACRONYM_CAPITALS = 0.4
+#: Stems sharing this many first letters are forms of one word ("privat", "privaci").
+SAME_WORD_PREFIX = 5
 
 _ASKS = re.compile(
     r"\b(?:what|which)\s+(?:are|were|is)\s+the\s+(?:(?:main|most\s+common|most\s+popular|most\s+frequent|commonest|"
@@ -94,15 +98,20 @@ def read_themes(question: str) -> tuple[bool, str]:
 
 
 def common_themes(
-    records: Sequence, glossary: AcronymGlossary | None = None, top: int = TOP_THEMES
-) -> list[Theme]:
+    records: Sequence, glossary: AcronymGlossary | None = None, top: int = TOP_THEMES,
+    asked: frozenset[str] = frozenset(),
+) -> list[Theme]:  # fmt: skip
     """The ``top`` phrases most papers share, each once: a phrase whose papers are mostly a
     better-ranked phrase's is left out, so "language models" does not follow "large
-    language models"."""
+    language models". ``asked``: the stemmed words of the topic these papers were found
+    for; a phrase made only of them, or of their other forms, is that topic again ("private"
+    among the papers on privacy)."""
     papers: dict[tuple[str, ...], set[int]] = defaultdict(set)
     spellings: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
     for row, record in enumerate(records):
         for key, spelled in _phrases(record, glossary):
+            if asked and all(_same_word(word, asked) for word in key):
+                continue
             papers[key].add(row)
             spellings[key][spelled] += 1
     limit = max(2, MAX_SHARE * len(records))
@@ -184,7 +193,19 @@ def _spelled(spellings: Counter[str]) -> str:
 
 
 def _acronym_like(text: str) -> bool:
-    return sum(ch.isupper() for ch in text) >= 2 and " " not in text
+    """"LLM", "LoRA", "DP-SGD"; not a capitalised compound such as "Privacy-Preserving"."""
+    letters = [ch for ch in text if ch.isalpha()]
+    capitals = sum(ch.isupper() for ch in letters)
+    return capitals >= 2 and capitals >= ACRONYM_CAPITALS * len(letters) and " " not in text
+
+
+def _same_word(stem: str, asked: frozenset[str]) -> bool:
+    """Whether a stem is one of the ``asked`` stems or another form of one: stems sharing
+    their first ``SAME_WORD_PREFIX`` letters ("privat" and "privaci") name the same thing."""
+    return stem in asked or any(
+        len(stem) >= SAME_WORD_PREFIX and len(other) >= SAME_WORD_PREFIX and stem[:SAME_WORD_PREFIX] == other[:SAME_WORD_PREFIX]
+        for other in asked
+    )
 
 
 def themes_line(themes: list[Theme], scope: str) -> str:

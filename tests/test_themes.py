@@ -108,3 +108,34 @@ def test_themes_beside_a_topic_are_counted_over_its_papers(pc: PaperChat) -> Non
     answer = pc.ask(question)
     assert answer.text.startswith(f"The most common themes among the {len(on_topic)} papers that match")
     assert {p.id for p in answer.citations} <= on_topic
+
+
+def test_themes_among_a_group_the_filters_name_are_counted_over_the_whole_group(pc: PaperChat) -> None:
+    """"among the orals" names the papers to count over, not a topic to search for."""
+    answer = pc.ask("What topics are most common among the orals?")
+    assert answer.text.startswith(f"The most common themes among the {len(pc.searcher.records)} papers searched")
+
+
+PRIVACY = [
+    paper(i, title)
+    for i, title in enumerate([
+        "Private federated learning", "Private synthetic data", "Auditing private models",
+        "Privacy-Preserving federated analytics", "Privacy-Preserving graph release", "Federated clustering",
+        "Sketching streams", "Sorting networks", "Counting queries", "Hashing tables",
+    ])
+]
+
+
+def test_the_topic_asked_about_is_not_one_of_its_own_themes() -> None:
+    """Among papers on privacy, "private" is the topic again; what else they share is news."""
+    asked = frozenset(content_terms("privacy"))
+    named = [t.phrase for t in common_themes(PRIVACY, asked=asked)]
+    assert "private" not in named and "federated" in named
+    assert "private" in [t.phrase for t in common_themes(PRIVACY)]
+
+
+def test_a_capitalised_compound_is_named_in_lower_case_and_an_acronym_as_written() -> None:
+    named = [t.phrase for t in common_themes(PRIVACY)]
+    assert "privacy-preserving" in named and "Privacy-Preserving" not in named
+    titles = ["Scaling LLMs", "Aligning LLMs", "LLMs as judges"] + [f"Sorting {n}" for n in "abcdefg"]
+    assert "LLMs" in [t.phrase for t in common_themes([paper(i, title) for i, title in enumerate(titles)])]
