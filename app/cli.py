@@ -207,7 +207,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if result.tally:  # "How many orals are there?": a count of the catalogue, no papers searched for
         print(result.tally + _filters_note(result.filters))
         return 0
-    print(f"{result.matched} of {result.searched} papers searched matched" + _filters_note(result.filters))
+    print(f"{result.matched:,} of {result.searched:,} papers searched matched" + _filters_note(result.filters))
     for i, paper in enumerate(result.papers, start=1):
         print(f"{i:>3}. {readable(paper.citation)}  [{paper.score:.4f}]")
         print(f"     {', '.join(paper.authors[:6])}{' …' if len(paper.authors) > 6 else ''}")

@@ -21,7 +21,7 @@ NAME = "extractive"
 
 def matched_line(result: SearchResult) -> str:
     """'3 of 144 papers searched matched.' — shown with every list answer."""
-    line = f"{result.matched} of {counted(result.searched)} searched matched."
+    line = f"{result.matched:,} of {counted(result.searched)} searched matched."
     if result.themes:
         line = cited_line(len(result.papers))
     if result.prolific:

@@ -323,7 +323,7 @@ def sources_html(answer: Answer | None, numbers: Sequence[int] | None = None, qu
         )
     # Worded like the answer text, and saying which papers were searched: "2 of 144" next to
     # "146 papers loaded" in the status line reads as a bug unless the filter is named here.
-    head = f"{answer.matched} of {answer.searched} papers searched matched"
+    head = f"{answer.matched:,} of {answer.searched:,} papers searched matched"
     if answer.filters:
         head += " (searched only " + ", ".join(f"{k} = {v}" for k, v in answer.filters.items()) + ")"
     shown = list(numbers or range(1, len(answer.citations) + 1))

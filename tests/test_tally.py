@@ -111,7 +111,7 @@ def test_papers_without_a_title_are_counted(pc: PaperChat) -> None:
 def test_a_count_beside_a_topic_is_still_a_search(pc: PaperChat) -> None:
     answer = pc.ask("How many orals study DP-SGD?")
     assert answer.citations, answer.text
-    assert answer.text.startswith(f"{len(answer.citations)} of {answer.searched} papers searched matched.")
+    assert answer.text.startswith(f"{len(answer.citations)} of {answer.searched:,} papers searched matched.")
     assert any(p.title and p.title.startswith("ViP") for p in answer.citations)
 
 

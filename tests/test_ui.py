@@ -95,7 +95,7 @@ def test_sources_panel_has_one_card_per_citation_in_order(bundled):
     assert answer.citations
     card_ids = re.findall(r'data-paper-id="([^"]+)"', final.sources)
     assert card_ids == [p.id for p in answer.citations]
-    assert f"{answer.matched} of {answer.searched} papers searched matched" in final.sources
+    assert f"{answer.matched:,} of {answer.searched:,} papers searched matched" in final.sources
     assert "Answered by <b>extractive</b>" in final.status
     assert "144 papers loaded" in final.status
     for paper in answer.citations:
@@ -449,7 +449,7 @@ def test_an_extractive_answer_lists_one_line_per_paper_in_the_chat(bundled):
     assert len(lines) == len(answer.citations) == answer.matched
     assert vip.title in chat and "ViP—a Vision transformer" not in chat and "Evidence" not in chat
     assert "Untitled: “We demonstrate a substantial gap" in chat and "Lynn Chua, Badih Ghazi" in chat
-    assert chat.startswith(f"{answer.matched} of {answer.searched} papers searched matched")
+    assert chat.startswith(f"{answer.matched:,} of {answer.searched:,} papers searched matched")
     assert untitled.evidence and untitled.evidence in answer.text  # the API's text keeps the evidence
 
 
