@@ -69,7 +69,7 @@ class Narrower:
             # "Which institutions have the most orals?": the answer is their papers, listed whole
             picked = prolific_institutions((self.records[i] for i in np.flatnonzero(allowed)), read.prolific)
             read.institutions, intent.institution_only = picked.institutions, True
-            leading = summary(picked, read.prolific, f"the {searched} searched")
+            leading = summary(picked, read.prolific, f"the {searched:,} searched")
             allowed, subset_key = self._narrowed(allowed, subset_key, "institutions", picked.paper_ids)
         elif read.institutions:
             named_papers = papers_at(read.institutions, question)

@@ -49,6 +49,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 ]
 #: Names listed for "the most": the top ten, ties at the tenth included.
 TOP_NAMES = 10
+#: Other names an institution's count took in that its answer names ("Google DeepMind").
+ALSO_SHOWN = 2
 _INSTITUTION_WORDS = re.compile(rf"^(?:{_PLACES})$", re.IGNORECASE)
 _NAME_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -147,7 +149,10 @@ def _pick(
             if k := key(name):
                 papers[k].add(record.id)
                 spellings[k][name] += 1
-    spelled = {k: spelling.most_common(1)[0][0] for k, spelling in spellings.items()}
+    # named as most papers spell it; an institution that took in others by its own name
+    spelled = {k: next((n for n, _ in spelling.most_common() if key(n) == k == _institution_key(n)),
+                       spelling.most_common(1)[0][0]) if len(k) == 1 else spelling.most_common(1)[0][0]
+               for k, spelling in spellings.items()}  # fmt: skip
     ranked = sorted(papers, key=lambda k: (-len(papers[k]), spelled[k].lower()))
     unnamed = None
     if ask.least is not None:
@@ -171,13 +176,39 @@ def prolific_authors(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked
 
 def prolific_institutions(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked:
     """The institutions the ask picks among ``records``; a paper counts once for each
-    institution it lists, however many of its authors work there."""
-    return _pick(records, lambda r: r.affiliations, _institution_key, ask)
+    institution it lists, however many of its authors work there. A name that begins with
+    another institution's whole one-word name is that institution ("Google DeepMind",
+    "Google Research" and "Google"; "Meta Facebook" and "Meta"): the listings spell a
+    company's labs a dozen ways, and counted apart each one falls behind a university."""
+    records = list(records)
+    papers: dict[tuple[str, ...], int] = Counter(
+        _institution_key(name) for record in records for name in set(record.affiliations)
+    )
+    parents = {k[0] for k, n in papers.items() if len(k) == 1 and n >= 2 and not _INSTITUTION_WORDS.match(k[0])}
+
+    def key(name: str) -> tuple[str, ...]:
+        k = _institution_key(name)
+        return k[:1] if len(k) > 1 and k[0] in parents else k
+
+    return _pick(records, lambda r: r.affiliations, key, ask)
 
 
 def prolific(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked:
     """Authors or institutions, as the question asked."""
     return (prolific_institutions if ask.of == "institutions" else prolific_authors)(records, ask)
+
+
+def _also(name: str, spellings: tuple[str, ...]) -> str:
+    """'; with “Google DeepMind”, “Google Research” and 3 more names': the other institutions an
+    institution's count took in, most papers first (spellings of the same name are not news)."""
+    others = list(dict.fromkeys(s for s in spellings if _institution_key(s) != _institution_key(name)))
+    if not others:
+        return ""
+    shown = others[:ALSO_SHOWN]
+    more = len(others) - len(shown)
+    quoted = [f"“{other}”" for other in shown]
+    listed = ", ".join(quoted[:-1]) + (" and " if len(quoted) > 1 else "") + quoted[-1] if not more else ", ".join(quoted)
+    return f"; with {listed}" + (f" and {more} more {'name' if more == 1 else 'names'}" if more else "")
 
 
 def summary(picked: Picked, ask: ProlificAsk, among: str) -> str:
@@ -188,7 +219,8 @@ def summary(picked: Picked, ask: ProlificAsk, among: str) -> str:
     if not picked.names:
         one = "institution" if picked.noun == "institutions" else "author"
         return f"No {one} has more than one paper among {among}."
-    names = ", ".join(f"{name} ({len(papers)})" for name, _, papers in picked.names)
+    names = ", ".join(f"{name} ({len(papers)}{_also(name, spellings) if picked.noun == 'institutions' else ''})"
+                      for name, spellings, papers in picked.names)  # fmt: skip
     if picked.unnamed:
         names += f" (and {picked.unnamed[0]} more {picked.noun} with {picked.unnamed[1]} each)"
     lead = "Most papers" if ask.least is None else f"{picked.noun.capitalize()} with {ask.describe()}"

@@ -371,7 +371,7 @@ class HybridSearcher:
         picked = prolific_authors(self._records_in(narrowed.allowed), read.prolific)
         read.authors = picked.matches
         narrowed.written = picked.paper_ids
-        return summary(picked, read.prolific, f"the {int(narrowed.allowed.sum())} searched")
+        return summary(picked, read.prolific, f"the {int(narrowed.allowed.sum()):,} searched")
 
     def _refine(
         self,
@@ -402,7 +402,7 @@ class HybridSearcher:
                 read.institutions = picked.institutions
             else:
                 read.authors = picked.matches
-            prolific_line = summary(picked, read.prolific, f"the {len(kept)} that match")
+            prolific_line = summary(picked, read.prolific, f"the {len(kept):,} that match")
             kept = [c for c in kept if c.paper_id in picked.paper_ids]
         if read.themes and read.has_topic and kept:  # the themes of the papers on the topic
             chosen, prolific_line = self._themes(read, [self.by_id[c.paper_id] for c in kept], f"the {counted(len(kept))} that match",

@@ -14,7 +14,8 @@ import pytest
 from app import PaperChat
 from ingest.parsers import paperlists
 from app.authors import name_parts
-from app.prolific import ProlificAsk, read_prolific
+from app.prolific import ProlificAsk, prolific_institutions, read_prolific, summary
+from ingest.records import PaperRecord
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +162,25 @@ def test_a_listing_without_institutions_says_so_and_cites_nothing(pc):
 
     assert answer.citations == []
     assert "The listings name no institutions for the 144 searched." in answer.notices
+
+
+def test_a_company_counts_its_labs_and_names_them() -> None:
+    """"Google DeepMind" and "Google Research" are Google, where the listings also say
+    "Google" alone; a university whose name begins like another's is not merged."""
+    affiliations = [
+        ["Google"], ["Google", "Stanford University"], ["Google DeepMind"], ["Google Research", "Google DeepMind"],
+        ["Stanford University"], ["Stanford University"], ["Stanford"], ["University of California, Berkeley"],
+        ["University of California, San Diego"], ["University of California, San Diego"],
+    ]
+    records = [PaperRecord(id=f"p{i}", title=f"Paper {i}", authors=["Ada Lovelace"], affiliations=names)
+               for i, names in enumerate(affiliations)]  # fmt: skip
+    ask, _ = read_prolific("Which institutions have the most papers?")
+    picked = prolific_institutions(records, ask)
+
+    counts = {name: len(papers) for name, _, papers in picked.names}
+    assert counts["Google"] == 4 and "Google DeepMind" not in counts
+    assert counts["Stanford University"] == 3  # "Stanford" alone has one paper: not a name others begin with
+    assert "University of California, San Diego" in counts and "University of California" not in counts
+    assert summary(picked, ask, "the 10 searched").startswith(
+        "Most papers among the 10 searched: Google (4; with “Google DeepMind” and “Google Research”)"
+    )
