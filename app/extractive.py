@@ -104,10 +104,10 @@ class ExtractiveBackend:
         if result.tally:  # a count of the catalogue: nothing was searched, nothing to cite
             text = result.tally
         elif not papers:
-            text = f"{NO_ANSWER} ({result.searched} papers searched.)"
+            text = f"{NO_ANSWER} ({counted(result.searched)} searched.)"
             if result.author_count is not None and _count_is_the_answer(result):
                 has = result.author_count.describe()
-                text = f"{NO_ANSWER} None of the papers considered has {has}. ({result.searched} papers searched.)"
+                text = f"{NO_ANSWER} None of the papers considered has {has}. ({counted(result.searched)} searched.)"
             for paper in result.nearest:
                 paper.evidence = best_sentence(paper.abstract, result.question, idf, result.terms)
             if result.nearest:

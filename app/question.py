@@ -183,6 +183,18 @@ def implied_filters(
     return found
 
 
+def without_venue_year(question: str, venues: set[str], years: set[int]) -> str:
+    """The question without the venue and year it names ("at ICML 2024"): they say which
+    papers to search (:func:`implied_filters`), not what the papers are about. Searched as
+    words, "2024" matched the abstracts that mention the year and made a question with no
+    topic ("What is the best paper at ICML 2024?") answer with one of them."""
+    folded = {v.lower() for v in venues}
+    text = _VENUE_YEAR.sub(
+        lambda m: " " if m.group(1).lower() in folded and int(m.group(2)) in years else m.group(0), question
+    )
+    return re.sub(r"\s{2,}", " ", _YEAR.sub(lambda m: " " if int(m.group(1)) in years else m.group(0), text)).strip()
+
+
 def topic_text(question: str) -> str:
     """The question without its "Which orals are about" lead-in, for the embedder.
 
@@ -221,6 +233,18 @@ NO_WORDS_NOTICE = (
     "The question has no words to search for (only symbols or emoji): ask about a topic, "
     "an author or a paper, e.g. “Which orals study DP-SGD?”."
 )
+#: Words of a question asking which papers are best: the listings hold no such judgement.
+_RANKING = re.compile(r"\b(?:best|award(?:s|ed)?|award-winning|winning|winners?|outstanding|prize)\b", re.IGNORECASE)
+
+
+def no_topic_notice(question: str, searched: int) -> str:
+    """What to tell a user whose question names nothing to search for (every paper fits)."""
+    lead = ("The listings do not say which papers are best or won awards, and the question names no topic"
+            if _RANKING.search(question) else "The question names no topic")  # fmt: skip
+    return (f"{lead}, author or paper to search for: all {searched:,} papers searched fit it. Ask about one, "
+            "e.g. “Which orals study DP-SGD?”, or “How many orals are there?” for a count.")  # fmt: skip
+
+
 NOT_ENGLISH_NOTICE = (
     "The loaded listings are in English and this question has no English words: "
     "asking in English (or with the English term, e.g. “DP-SGD”) finds more."

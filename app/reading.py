@@ -18,10 +18,13 @@ from app.authors import AuthorIndex, AuthorMatch, names_a_topic, without_names
 from app.exclusion import read_exclusion
 from app.position_papers import asks_for_position_papers
 from app.prolific import ProlificAsk, read_prolific
-from app.question import QuestionIntent, read_intent, requested_count, without_author_ask, without_requested_count
+from app.question import (
+    QuestionIntent, read_intent, requested_count, without_author_ask, without_requested_count, without_venue_year,
+)  # fmt: skip
 from app.similar import SimilarRequest, TitleIndex
 from app.tally import Tally, read_tally
 from app.themes import read_themes
+from app.text import content_terms
 from app.title_words import read_title_phrase
 from ingest.records import PaperRecord
 
@@ -68,6 +71,15 @@ class ReadQuestion:
         """"Which institutions have the most orals?"."""
         return self.prolific is not None and self.prolific.of == "institutions"
 
+    @property
+    def names_nothing(self) -> bool:
+        """"Which papers are at ICML 2024?", "What is the best paper?": no topic, name, paper
+        or count to search by, only words every paper fits; searched anyway, the embedding
+        picked whichever abstract sat nearest to "paper"."""
+        named = (self.institutions or self.authors or self.reference or self.position or self.title_phrase
+                 or self.excluded or self.prolific or self.tally or self.themes)  # fmt: skip
+        return not self.has_topic and not named and not self.intent.structural and not content_terms(self.topic)
+
 
 
 class QuestionReader:
@@ -106,6 +118,7 @@ class QuestionReader:
         if author_topic:  # "papers by Yoshua Bengio about causality": search his papers for it
             topic = without_names(topic, named)
         intent = read_intent(topic, self.venues, self.years, self.statuses)
+        topic = intent.text = without_venue_year(topic, self.venues, self.years) or topic
         if intent.wants_authors:  # "Who wrote Genie?": search for Genie
             topic = without_author_ask(topic)
             intent.text = topic

@@ -29,7 +29,7 @@ from app.keyword import KeywordIndex
 from app.narrowing import Narrowed, Narrower
 from app.papers import Paper
 from app.prolific import prolific, prolific_authors, summary
-from app.question import QuestionIntent, topic_text
+from app.question import QuestionIntent, no_topic_notice, topic_text
 from app.reading import QuestionReader, ReadQuestion
 from app.relevance import NOT_RELEVANT_ENOUGH, Candidate, RelevancePolicy, decide
 from app.similar import TitleIndex
@@ -256,6 +256,9 @@ class HybridSearcher:
         narrowed = self.narrower.narrow(read, question, allowed, subset_key, searched)
         allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
         declared = narrowed.declared
+        if read.names_nothing:  # "Which papers are at ICML 2024?": every paper fits; the answer says so
+            line = no_topic_notice(question, searched)
+            return SearchResult(question, [], searched, effective, implied, intent, notices=notices, tally=line)
         if read.themes and not read.has_topic:  # "What topics are most common?": counted, not searched
             among = self._records_in(allowed)
             chosen, line = self._themes(read, among, f"the {counted(len(among))} searched", subset_key)

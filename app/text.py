@@ -42,7 +42,9 @@ STOPWORDS: frozenset[str] = frozenset(
     get gets make makes making one many much well like accepted icml neurips iclr conference
     analyze analyzes analyse analyses build builds investigate investigates explore explores
     examine examines develop develops tackle tackles concern concerns discuss discusses
-    best top good great interesting important notable recent latest""".split()
+    best top good great interesting important notable recent latest mention mentions mentioned
+    mentioning regarding related relating focus focuses focusing focused poster posters spotlight
+    spotlights""".split()
 )
 
 
