@@ -234,7 +234,17 @@ NO_WORDS_NOTICE = (
     "an author or a paper, e.g. “Which orals study DP-SGD?”."
 )
 #: Words of a question asking which papers are best: the listings hold no such judgement.
-_RANKING = re.compile(r"\b(?:best|award(?:s|ed)?|award-winning|winning|winners?|outstanding|prize)\b", re.IGNORECASE)
+_RANKING = re.compile(r"\b(?:best|award(?:s|ed)?|award-winning|won|winning|winners?|outstanding|prizes?)\b", re.IGNORECASE)
+
+
+def ranking_terms_only(terms: set[str]) -> bool:
+    """Whether a question's content terms only ask for the best papers ("award-winning"): a
+    judgement no listing holds, so they leave nothing to search for."""
+    return bool(terms) and all(_RANKING.fullmatch(term) or term in _RANKING_STEMS for term in terms)
+
+
+#: The stemmed forms of :data:`_RANKING`'s words, as :func:`~app.text.content_terms` gives them.
+_RANKING_STEMS = frozenset({"award", "award-win", "win", "winner", "outstand", "prize", "won"})
 
 
 def no_topic_notice(question: str, searched: int) -> str:

@@ -20,6 +20,7 @@ from app.position_papers import asks_for_position_papers
 from app.prolific import ProlificAsk, read_prolific
 from app.question import (
     QuestionIntent, read_intent, requested_count, without_author_ask, without_requested_count, without_venue_year,
+    ranking_terms_only,
 )  # fmt: skip
 from app.similar import SimilarRequest, TitleIndex
 from app.tally import Tally, read_tally
@@ -78,7 +79,8 @@ class ReadQuestion:
         picked whichever abstract sat nearest to "paper"."""
         named = (self.institutions or self.authors or self.reference or self.position or self.title_phrase
                  or self.excluded or self.prolific or self.tally or self.themes)  # fmt: skip
-        return not self.has_topic and not named and not self.intent.structural and not content_terms(self.topic)
+        terms = set(content_terms(self.topic))
+        return not named and not self.intent.structural and (not terms or ranking_terms_only(terms))
 
 
 

@@ -26,10 +26,18 @@ def test_a_question_naming_nothing_cites_nothing_and_says_every_paper_fits(pc: P
     assert pc.search(question) == []
 
 
-def test_a_question_for_the_best_paper_is_told_the_listings_do_not_rank_papers(pc: PaperChat) -> None:
-    answer = pc.ask("What is the best paper at ICML 2024?")
+@pytest.mark.parametrize(
+    "question", ["What is the best paper at ICML 2024?", "Which orals won awards?", "What are the award-winning papers?"]
+)
+def test_a_question_for_the_best_papers_is_told_the_listings_do_not_rank_papers(pc: PaperChat, question: str) -> None:
+    answer = pc.ask(question)
     assert answer.citations == []
     assert answer.text.startswith("The listings do not say which papers are best or won awards")
+
+
+def test_a_topic_beside_a_ranking_word_is_still_searched(pc: PaperChat) -> None:
+    answer = pc.ask("Which orals study reward models?")
+    assert answer.citations and not answer.text.startswith("The listings do not say")
 
 
 def test_the_venue_and_year_are_not_searched_as_words(pc: PaperChat) -> None:
