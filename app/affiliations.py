@@ -46,7 +46,8 @@ _CUES_BEFORE = frozenset({"from", "at", "by"})
 #: Words after a name that make it one ("Which Meta papers ...").
 _CUES_AFTER = frozenset(
     "paper papers oral orals talk talks poster posters spotlight spotlights author authors "
-    "researcher researchers work works people team teams lab labs".split()
+    "researcher researchers work works people team teams lab labs write writes wrote written publish "
+    "publishes published co-author co-authored coauthored co-wrote authored".split()
 )
 #: Words of an affiliation question that describe no topic ("What did researchers at MIT
 #: publish?"): with only these left, the question asks for every paper of the institution.
@@ -175,7 +176,9 @@ class AffiliationIndex:
         folded = [fold(t) for t, _, _ in tokens]
         used: set[int] = set()
         matches: list[AffiliationMatch] = []
-        for span in range(min(MAX_FRAGMENT_WORDS, len(tokens)), 0, -1):
+        # twice: a name cued by the one after it ("Google and Stanford") is seen once that one is matched
+        spans = [span for _ in range(2) for span in range(min(MAX_FRAGMENT_WORDS, len(tokens)), 0, -1)]
+        for span in spans:
             for i in range(len(tokens) - span + 1):
                 if any(k in used for k in range(i, i + span)):
                     continue
@@ -214,13 +217,16 @@ class AffiliationIndex:
     ) -> bool:
         """Capitalised or cued; both when a distinctive word is also a topic word.
 
-        "and"/"or" after another mention is a cue too: "from Google or Meta".
+        "and"/"or" beside another mention is a cue too: "from Google or Meta", "Which papers
+        did Google and Stanford write together?".
         """
         before = folded[i - 1] if i > 0 else ""
+        after = folded[j] if j < len(tokens) else ""
         cued = (
             _cue_before(folded, i) is not None
             or (before in ("and", "or") and i - 2 in matched)
-            or (j < len(tokens) and folded[j] in _CUES_AFTER)
+            or (after in ("and", "or") and j + 1 in matched)
+            or after in _CUES_AFTER
         )
         distinctive = [k for k in range(i, j) if folded[k] not in GENERIC_WORDS]
         if j - i == 1 and not tokens[i][0].isupper() and (len(folded[i]) < 3 or folded[i] in STOPWORDS):

@@ -122,6 +122,13 @@ def test_a_name_that_is_also_a_topic_word_needs_a_cue(index: AffiliationIndex) -
     assert index.find("Which papers study meta-learning?") == []
 
 
+def test_a_name_beside_another_or_before_a_verb_of_writing_is_cued(index: AffiliationIndex) -> None:
+    """"Meta" is a topic word here: "Meta and Stanford", "did Meta publish" still name it."""
+    assert [m.mention for m in index.find("Which papers did Meta and Stanford write together?")] == ["Meta", "Stanford"]
+    assert [m.mention for m in index.find("Which papers did Meta publish?")] == ["Meta"]
+    assert [m.mention for m in index.find("Which papers study Meta-Learning and Stanford?")] == ["Stanford"]
+
+
 def test_capitals_of_a_pasted_title_do_not_name_an_institution(index: AffiliationIndex) -> None:
     assert index.find("Papers like Reinforcement Learning from Human Feedback at Scale") == []
 
@@ -181,8 +188,10 @@ def test_both_institutions_means_papers_with_authors_at_each(affiliation_store: 
 
     both = pc.ask("Which papers are from both Google and Stanford?")
     either = pc.search("Which papers are from Google or Stanford?")
+    together = pc.search("Which papers did Google and Stanford write together?")
 
     assert {p.title for p in both.citations} == {"Scaling Vision Transformers on Satellite Images"}
+    assert [p.title for p in together] == ["Scaling Vision Transformers on Satellite Images"]
     assert "authors at Google" in both.text and "and at Stanford University" in both.text
     assert {p.title for p in either} >= STANFORD | GOOGLE_RL
 
