@@ -27,6 +27,14 @@ _TALLY = re.compile(
     r"((?:[a-z0-9.'-]+\s+){0,3}?)(" + "|".join(_NOUNS) + r")\b(.*)$",
     re.IGNORECASE,
 )
+#: "Which orals have no title?", "What are the untitled papers?": asked of papers lacking a
+#: field, a list question is a count too (119 of the 144 bundled orals are untitled; a list of
+#: them says less than the count and the breakdown).
+_WHICH = re.compile(
+    r"^\s*(?:which|what|list|show(?:\s+me)?|find|give\s+me)\s+"
+    r"((?:[a-z0-9.'-]+\s+){0,3}?)(" + "|".join(_NOUNS) + r")\b(.*)$",
+    re.IGNORECASE,
+)
 #: Words a tally question may hold besides its noun, venue, year and status: none of them
 #: names something to search for.
 _FILLER = frozenset(
@@ -40,10 +48,11 @@ _FILLER = frozenset(
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 #: "How many papers have no abstract?", "... are missing a title?", "... without titles?".
 _MISSING = re.compile(
-    r"\b(?:no|without|lack(?:s|ing)?|missing|are\s+missing)\s+(?:an?\s+|the(?:ir)?\s+|its\s+)?(title|abstract)s?\b",
+    r"\b(?:no|without|lack(?:s|ing)?|missing|are\s+missing)\s+(?:an?\s+|the(?:ir)?\s+|its\s+)?(title|abstract)s?\b"
+    r"|\b(untitled)\b",
     re.IGNORECASE,
 )
-_MISSING_WORDS = frozenset("no without lack lacks lacking missing their its title titles abstract abstracts".split())
+_MISSING_WORDS = frozenset("no without lack lacks lacking missing their its title titles abstract abstracts untitled".split())
 
 
 @dataclass(frozen=True)
@@ -61,11 +70,14 @@ def read_tally(question: str, venues: Iterable[str], years: Iterable[int]) -> Ta
     abstract", "without a title") is a topic, and "How many orals study DP-SGD?" is a search
     that counts its matches."""
     match = _TALLY.match(question)
+    listing = match is None and (match := _WHICH.match(question)) is not None
     if not match:
         return None
     named = {v.lower() for v in venues} | {str(y) for y in years}
     rest = f"{match.group(1)} {match.group(3)}".lower()
     missing = _MISSING.search(rest)
+    if listing and not missing:  # "Which orals are there?" names nothing to count by
+        return None
     allowed = _FILLER | _MISSING_WORDS if missing else _FILLER
     for word in _WORD.findall(rest):
         if word in allowed or word in named or word in _NOUNS or word.rstrip("s") + "s" in _NOUNS:
@@ -73,7 +85,8 @@ def read_tally(question: str, venues: Iterable[str], years: Iterable[int]) -> Ta
         if re.fullmatch(r"(?:[a-z]{3,8}[-']?)?(?:19|20)\d\d", word):  # "icml2024", "2024"
             continue
         return None
-    return Tally(match.group(2).lower(), missing.group(1).lower() if missing else None)
+    field = None if not missing else "title" if missing.group(2) else missing.group(1).lower()
+    return Tally(match.group(2).lower(), field)
 
 
 def asked_status(noun: str) -> str | None:

@@ -49,6 +49,9 @@ def test_a_bare_count_is_read_as_a_tally(question: str, noun: str) -> None:
         ("How many orals are missing a title?", "title"),
         ("How many papers lack titles?", "title"),
         ("How many posters are without an abstract?", "abstract"),
+        ("Which orals have no title?", "title"),
+        ("What are the untitled papers?", "title"),
+        ("List the papers without an abstract", "abstract"),
     ],
 )
 def test_a_count_of_papers_without_a_field_is_read(question: str, missing: str) -> None:
@@ -65,6 +68,8 @@ def test_a_count_of_papers_without_a_field_is_read(question: str, missing: str) 
         "How many NeurIPS papers are there?",  # a venue the store lacks is something to look for
         "Which orals are there on privacy?",
         "How many authors does ViP have?",
+        "Which orals are there?",  # a list of every paper, not a count of those lacking a field
+        "Which orals without a title study privacy?",
     ],
 )
 def test_a_count_with_something_to_look_for_is_not_a_tally(question: str) -> None:
