@@ -40,7 +40,8 @@ _SINGLE_CUES = re.compile(
     r"|^\s*(what|who)\s+(is|are|was|does|do)\b"
     r"|\bwho\s+wrote\s+the\s+(?!(?:orals|papers|talks|works|posters|spotlights)\b)"
     r"|^\s*who\s+(?:wrote|authored|co-?authored)\b(?!.*\b(?:orals|papers|talks|works|posters|spotlights)\b)"
-    r"|\bthe\s+(oral|paper|talk)\s+(that|which|where|whose)\b"
+    r"|\bthe\s+(oral|paper|talk)\s+(that|which|where|whose|on|about)\b"
+    r"|\bthe\s+(?:[\w$.'-]+\s+){1,3}?(?:oral|paper|talk|article)\b(?!s)"  # "Explain the XRM paper"
     r"|\bhow\s+many\s+(?:co-?)?authors\s+(?:does|did|has|had)\b",
     re.IGNORECASE,
 )

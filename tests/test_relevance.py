@@ -101,6 +101,9 @@ def test_plural_what_questions_want_lists_and_singular_ones_one_paper() -> None:
     assert listy("What are the best papers on LLM reasoning from Google?")
     assert listy("What were the orals about diffusion?")
     assert not listy("What is XRM?")
+    assert not listy("Explain the XRM paper")  # one named paper
+    assert not listy("Summarize the paper on DP-SGD implementations")
+    assert listy("Which papers build on the Adam paper?")
     assert not listy("Who wrote the oral that uses WordNet nouns to cluster images?")
 
 
