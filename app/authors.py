@@ -75,6 +75,14 @@ class AuthorIndex:
                 if parts:
                     self._by_last[parts[-1]].add(record.id)
 
+    def has_name(self, first: str, last: str) -> bool:
+        """Whether some author has this (folded) first and last name."""
+        return (first, last) in self._by_full
+
+    def is_topic_word(self, word: str) -> bool:
+        """Whether titles or abstracts use this (folded) word."""
+        return word in self._topic_words
+
     def find(self, question: str) -> list[AuthorMatch]:
         """Names in the question that are authors in the store, longest spans first.
 
@@ -111,6 +119,36 @@ class AuthorIndex:
             if ids:
                 matches.append(AuthorMatch(token, frozenset(ids), start, start + len(token)))
         return sorted(matches, key=lambda m: m.start)
+
+
+#: A person named as the one who wrote the papers: "did Yoshua Bengio co-author", "papers by
+#: Yoshua Bengio", "written by ...". Names are two to four capitalised words.
+_PERSON = r"([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){1,3})"
+_PERSON_CUES = re.compile(
+    rf"(?i:\b(?:did|has|have|had))\s+{_PERSON}\s+(?i:(?:co-?)?(?:authored|author|write|wrote|written|publish|published))\b"
+    rf"|(?i:\b(?:(?:written|authored|co-?authored)\s+)?by)\s+{_PERSON}"
+)
+#: Capitalised words of organisations, not people ("papers by Google DeepMind").
+_NOT_PERSON = frozenset(
+    "google deepmind meta microsoft amazon apple nvidia openai anthropic ibm research university institute "
+    "lab labs laboratory ai inc college school center centre team group".split()
+)
+
+
+def unknown_person(question: str, index: AuthorIndex) -> str | None:
+    """The person the question says wrote the papers, when no author in the listings has that
+    first and last name ("Which orals did Yoshua Bengio co-author?" asked of orals he is not
+    on): the question is then searched as words, and the user should know why it found none."""
+    match = _PERSON_CUES.search(question)
+    if not match:
+        return None
+    name = next(group for group in match.groups() if group)
+    parts = name_parts(name)
+    if len(parts) < 2 or index.has_name(parts[0], parts[-1]):
+        return None
+    if any(part in _NOT_PERSON or index.is_topic_word(part) for part in parts):  # "by Bayesian Methods"
+        return None
+    return name
 
 
 def without_names(question: str, matches: list[AuthorMatch]) -> str:

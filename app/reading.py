@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from app.affiliations import AffiliationIndex, AffiliationMatch, names_only, without_mentions
 from app.author_count import read_author_count
-from app.authors import AuthorIndex, AuthorMatch, names_a_topic, without_names
+from app.authors import AuthorIndex, AuthorMatch, names_a_topic, unknown_person, without_names
 from app.exclusion import read_exclusion
 from app.position_papers import asks_for_position_papers
 from app.prolific import ProlificAsk, read_prolific
@@ -61,6 +61,8 @@ class ReadQuestion:
     #: The terms of each cited paper's theme, set by the searcher: its evidence sentence is
     #: the one naming the theme, not the question's words.
     theme_terms: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: The person the question says wrote the papers, when no author has that name.
+    unknown_author: str | None = None
 
     @property
     def counts_authors(self) -> bool:
@@ -113,6 +115,7 @@ class QuestionReader:
         position, rest = asks_for_position_papers(topic)
         title_phrase, rest = read_title_phrase(rest)
         named = self.authors.find(rest)
+        unknown_author = None if named else unknown_person(rest, self.authors)
         has_topic = names_a_topic(without_names(rest, named) if named else rest)
         if has_topic:  # "position papers on X": X among them; else the words help find them
             topic = rest
@@ -143,4 +146,5 @@ class QuestionReader:
             prolific=None if named else prolific,
             tally=None if names_anything or themes else read_tally(question, self.venues, self.years),
             themes=themes,
+            unknown_author=unknown_author,
         )

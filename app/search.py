@@ -288,6 +288,9 @@ class HybridSearcher:
         author_hits = set() if read.author_topic else self._author_papers(narrowed.written, allowed)
         #: The named authors' papers are the answer, even when none fits ("as first author")
         by_authors = (bool(read.authors) or most_of_all) and not read.author_topic
+        if read.unknown_author:
+            notices.append(f"No author in the loaded listings is named “{read.unknown_author}”: "
+                           "the question was searched as words.")  # fmt: skip
         if by_authors and not author_hits:
             if narrowed.written:  # "Which orals did X co-author?" when X has only posters
                 notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(narrowed.written))}, "

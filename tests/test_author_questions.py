@@ -171,3 +171,19 @@ def test_an_author_with_no_papers_among_those_searched_is_told_so(merged_store):
 
     assert result.papers == []  # not orals that happen to match the words of the question
     assert f"Papers by {name} in the listings: {len(theirs)} papers, none among the {result.searched} searched." in result.notices
+
+
+def test_a_person_no_author_is_named_after_is_reported(pc):
+    """"Which orals did Geoffrey Hinton co-author?" asked of orals he is not on: the answer says
+    no author has that name, instead of only that no paper answers."""
+    answer = pc.ask("Which orals did Geoffrey Hinton co-author?")
+    assert answer.citations == []
+    assert "No author in the loaded listings is named “Geoffrey Hinton”" in " ".join(answer.notices)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Which orals did Tim Rocktäschel co-author?", "Which orals are about Gaussian Processes by Bayesian Methods?"],
+)
+def test_a_known_author_or_topic_words_are_not_reported_as_unknown_people(pc, question: str):
+    assert not [n for n in pc.ask(question).notices if n.startswith("No author in the loaded listings")]
