@@ -63,6 +63,8 @@ class ProlificAsk:
     least: int | None = None
     top: int | None = None
     of: str = "authors"
+    #: Institutions of one kind only, told apart by name: "companies" or "universities".
+    kind: str | None = None
 
     def describe(self) -> str:
         if self.least is not None:
@@ -79,17 +81,19 @@ def read_prolific(question: str) -> tuple[ProlificAsk | None, str]:
             continue
         who = match.group("who") or ""
         of = "institutions" if _INSTITUTION_WORDS.match(who) else "authors"
+        only = "companies" if who.lower().startswith("compan") else "universities" if who.lower().startswith(
+            ("universit", "school")) else None  # fmt: skip
         number = [g for g in match.groups()[1:-1] if g]
         noun = match.groups()[-1] or ""
         noun = noun if not noun or noun.lower().endswith("s") else f"{noun}s"  # a list: "orals"
         if kind in ("least", "more"):
             least = number_value(number[0]) + (kind == "more")
-            ask = ProlificAsk(least=max(least, 2), of=of)
+            ask = ProlificAsk(least=max(least, 2), of=of, kind=only)
         elif kind == "several":
-            ask = ProlificAsk(least=2, of=of)
+            ask = ProlificAsk(least=2, of=of, kind=only)
         else:
             top = re.search(r"\btop\s+(\d+)", match.group(0), re.IGNORECASE)
-            ask = ProlificAsk(top=int(top.group(1)) if top else TOP_NAMES, of=of)
+            ask = ProlificAsk(top=int(top.group(1)) if top else TOP_NAMES, of=of, kind=only)
         rest = without_spans(question, [match.span()])
         return ask, without_spans(f"Which {noun} {rest}", []) if noun else rest
     return None, question
@@ -190,7 +194,32 @@ def prolific_institutions(records: Iterable[PaperRecord], ask: ProlificAsk) -> P
         k = _institution_key(name)
         return k[:1] if len(k) > 1 and k[0] in parents else k
 
-    return _pick(records, lambda r: r.affiliations, key, ask)
+    def names_of(record: PaperRecord) -> list[str]:
+        return [name for name in record.affiliations if ask.kind is None or institution_kind(name) == ask.kind]
+
+    return _pick(records, names_of, key, ask)
+
+
+#: Names of universities and schools ("Massachusetts Institute of Technology", "ETH Zurich").
+_UNIVERSITY = re.compile(
+    r"universit|college|school|institute\s+of\s+technology|polytechni|technion|\beth\b|\bepfl\b|\bkaist\b|"
+    r"\bpostech\b|[ée]cole|hochschule|\bucl\b|\bmit\b|\bnyu\b|\bucla\b|\bkaust\b|\bmbzuai\b",
+    re.IGNORECASE,
+)
+#: Names of public and non-profit research bodies, which are neither ("Inria", "RIKEN").
+_PUBLIC_RESEARCH = re.compile(
+    r"institut|inria|cnrs|riken|\bmila\b|max\s+planck|national|academ|laborator|\bcispa\b|foundation|"
+    r"hospital|government|council|agency|\bnasa\b|\bcern\b|helmholtz|fraunhofer|\bcsiro\b|\ba\*star\b",
+    re.IGNORECASE,
+)
+
+
+def institution_kind(name: str) -> str | None:
+    """"universities", "companies" or None (a public research body), read from the name: the
+    listings do not say, and "Which companies have the most papers?" must not list universities."""
+    if _UNIVERSITY.search(name):
+        return "universities"
+    return None if _PUBLIC_RESEARCH.search(name) else "companies"
 
 
 def prolific(records: Iterable[PaperRecord], ask: ProlificAsk) -> Picked:
@@ -224,4 +253,5 @@ def summary(picked: Picked, ask: ProlificAsk, among: str) -> str:
     if picked.unnamed:
         names += f" (and {picked.unnamed[0]} more {picked.noun} with {picked.unnamed[1]} each)"
     lead = "Most papers" if ask.least is None else f"{picked.noun.capitalize()} with {ask.describe()}"
-    return f"{lead} among {among}: {names}."
+    only = f", {ask.kind} only (by name)" if ask.kind else ""
+    return f"{lead} among {among}{only}: {names}."

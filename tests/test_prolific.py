@@ -14,7 +14,7 @@ import pytest
 from app import PaperChat
 from ingest.parsers import paperlists
 from app.authors import name_parts
-from app.prolific import ProlificAsk, prolific_institutions, read_prolific, summary
+from app.prolific import ProlificAsk, institution_kind, prolific_institutions, read_prolific, summary
 from ingest.records import PaperRecord
 
 
@@ -58,8 +58,8 @@ def paper_counts(pc: PaperChat, ids: set[str] | None = None) -> Counter:
         ("Which of the authors have over 3 papers?", ProlificAsk(least=4), "Which papers?"),
         ("Name the researchers with the most orals", ProlificAsk(top=10), "Which orals"),
         ("Which institutions have the most papers?", ProlificAsk(top=10, of="institutions"), "Which papers?"),
-        ("Which universities have more than 10 orals?", ProlificAsk(least=11, of="institutions"), "Which orals?"),
-        ("Which companies have at least 5 orals about LLMs?", ProlificAsk(least=5, of="institutions"),
+        ("Which universities have more than 10 orals?", ProlificAsk(least=11, of="institutions", kind="universities"), "Which orals?"),
+        ("Which companies have at least 5 orals about LLMs?", ProlificAsk(least=5, of="institutions", kind="companies"),
          "Which orals about LLMs?"),
         ("What are the top 5 institutions?", ProlificAsk(top=5, of="institutions"), "What are?"),
     ],
@@ -184,3 +184,27 @@ def test_a_company_counts_its_labs_and_names_them() -> None:
     assert summary(picked, ask, "the 10 searched").startswith(
         "Most papers among the 10 searched: Google (4; with “Google DeepMind” and “Google Research”)"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("Google DeepMind", "companies"), ("Huawei Technologies Ltd.", "companies"), ("Stanford University", "universities"),
+        ("Massachusetts Institute of Technology", "universities"), ("ETH Zurich", "universities"),
+        ("Inria", None), ("Max Planck Institute for Intelligent Systems", None), ("RIKEN", None),
+    ],
+)
+def test_an_institution_is_told_a_company_or_a_university_by_its_name(name: str, kind: str | None) -> None:
+    assert institution_kind(name) == kind
+
+
+def test_which_companies_have_the_most_papers_counts_companies_only() -> None:
+    records = [PaperRecord(id=f"p{i}", title=f"Paper {i}", authors=["Ada Lovelace"], affiliations=names)
+               for i, names in enumerate([["Stanford University"]] * 3 + [["Google"]] * 2 + [["NVIDIA"]] * 2)]  # fmt: skip
+    ask, _ = read_prolific("Which companies have the most papers?")
+    assert ask is not None and ask.kind == "companies" and ask.of == "institutions"
+    picked = prolific_institutions(records, ask)
+    assert [name for name, _, _ in picked.names] == ["Google", "NVIDIA"]
+    assert summary(picked, ask, "the 7 searched").startswith("Most papers among the 7 searched, companies only (by name): ")
+    least, _ = read_prolific("Which universities have at least 2 papers?")
+    assert least == ProlificAsk(least=2, of="institutions", kind="universities")
