@@ -130,6 +130,8 @@ T = TypeVar("T")
 #: times, waiting 0.05, 0.1, 0.2 ... s in between (Chroma's writes take milliseconds).
 READ_RETRIES = 5
 READ_RETRY_SECONDS = 0.05
+#: Probes of a server's store at open, before its index is called damaged (0.1 ... 0.8 s apart).
+PROBE_RETRIES = 5
 #: Fragments of the errors a Chroma server raises when its index files are unreadable.
 _DAMAGE_SIGNS = ("hnsw", "pickle", "error finding id", "segment reader")
 
@@ -306,7 +308,7 @@ class PaperStore:
                 store = cls(client, col, identity, location, chroma_url,
                             None if chroma_url else data_dir)  # fmt: skip
                 store._check(identity, None if chroma_url else data_dir, search_ef)
-                store._probe()
+                store._probe_patiently()
             opened = True
             if not chroma_url and killed is not None:
                 from vectorstore.lock import clear_interrupted
@@ -361,6 +363,22 @@ class PaperStore:
             return False
         metadatas = sample.get("metadatas") or []
         return bool(metadatas) and "paper_id" in (metadatas[0] or {})
+
+    def _probe_patiently(self) -> None:
+        """:meth:`_probe`, tried again for a moment on a server: one that another client has
+        just written to can answer from an index that has not yet taken in the last writes
+        (fewer neighbours than it counts, or an error naming its index), which passes within
+        moments; damage does not (seen once, in a test run of two writers sharing one server)."""
+        tries = PROBE_RETRIES if self._url else 1
+        for attempt in range(tries):
+            try:
+                with _guard(self._url, self._location):
+                    self._probe()
+                return
+            except StoreCorruptError:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(READ_RETRY_SECONDS * 2 ** (attempt + 1))
 
     def _probe(self) -> None:
         """Make Chroma load the vector index now, so damaged files fail at open with a remedy
