@@ -141,6 +141,7 @@ class Picked:
 def _pick(
     records: Iterable[PaperRecord], names_of: Callable[[PaperRecord], Iterable[str]],
     key: Callable[[str], tuple[str, ...]], ask: ProlificAsk,
+    named: Callable[[tuple[str, ...], Counter[str]], str] = lambda _, spelling: spelling.most_common(1)[0][0],
 ) -> Picked:
     """The names (``names_of`` each record) the ask picks, compared by ``key``; none when no
     name has two papers (then "the most" means nothing). "The most" names the top ten and
@@ -153,10 +154,7 @@ def _pick(
             if k := key(name):
                 papers[k].add(record.id)
                 spellings[k][name] += 1
-    # named as most papers spell it; an institution that took in others by its own name
-    spelled = {k: next((n for n, _ in spelling.most_common() if key(n) == k == _institution_key(n)),
-                       spelling.most_common(1)[0][0]) if len(k) == 1 else spelling.most_common(1)[0][0]
-               for k, spelling in spellings.items()}  # fmt: skip
+    spelled = {k: named(k, spelling) for k, spelling in spellings.items()}
     ranked = sorted(papers, key=lambda k: (-len(papers[k]), spelled[k].lower()))
     unnamed = None
     if ask.least is not None:
@@ -197,7 +195,11 @@ def prolific_institutions(records: Iterable[PaperRecord], ask: ProlificAsk) -> P
     def names_of(record: PaperRecord) -> list[str]:
         return [name for name in record.affiliations if ask.kind is None or institution_kind(name) == ask.kind]
 
-    return _pick(records, names_of, key, ask)
+    def named(k: tuple[str, ...], spelling: Counter[str]) -> str:
+        """As most papers spell it; an institution that took in others, by its own name."""
+        return next((n for n, _ in spelling.most_common() if _institution_key(n) == k), spelling.most_common(1)[0][0])
+
+    return _pick(records, names_of, key, ask, named)
 
 
 #: Names of universities and schools ("Massachusetts Institute of Technology", "ETH Zurich").
@@ -236,7 +238,7 @@ def _also(name: str, spellings: tuple[str, ...]) -> str:
     shown = others[:ALSO_SHOWN]
     more = len(others) - len(shown)
     quoted = [f"“{other}”" for other in shown]
-    listed = ", ".join(quoted[:-1]) + (" and " if len(quoted) > 1 else "") + quoted[-1] if not more else ", ".join(quoted)
+    listed = ", ".join(quoted) if more else " and ".join(quoted)
     return f"; with {listed}" + (f" and {more} more {'name' if more == 1 else 'names'}" if more else "")
 
 
