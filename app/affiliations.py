@@ -176,9 +176,12 @@ class AffiliationIndex:
         folded = [fold(t) for t, _, _ in tokens]
         used: set[int] = set()
         matches: list[AffiliationMatch] = []
-        # twice: a name cued by the one after it ("Google and Stanford") is seen once that one is matched
-        spans = [span for _ in range(2) for span in range(min(MAX_FRAGMENT_WORDS, len(tokens)), 0, -1)]
-        for span in spans:
+        # a second pass, only after the first matched something: a name cued by the one after
+        # it ("Google and Stanford") is seen once that one is matched
+        spans = [(n, span) for n in (1, 2) for span in range(min(MAX_FRAGMENT_WORDS, len(tokens)), 0, -1)]
+        for n, span in spans:
+            if n == 2 and not matches:
+                break
             for i in range(len(tokens) - span + 1):
                 if any(k in used for k in range(i, i + span)):
                     continue

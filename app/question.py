@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from app.author_count import AuthorCount
 from app.language import looks_like_other_language
+from app.text import content_terms
 
 _STATUS_WORDS: dict[str, str] = {
     "oral": "Oral",
@@ -238,14 +239,14 @@ NO_WORDS_NOTICE = (
 _RANKING = re.compile(r"\b(?:best|award(?:s|ed)?|award-winning|won|winning|winners?|outstanding|prizes?)\b", re.IGNORECASE)
 
 
+#: The same words as content terms ("best" is a stopword: it never reaches them).
+_RANKING_TERMS = frozenset(content_terms("award awards awarded award-winning won winning winner winners outstanding prize prizes"))
+
+
 def ranking_terms_only(terms: set[str]) -> bool:
     """Whether a question's content terms only ask for the best papers ("award-winning"): a
     judgement no listing holds, so they leave nothing to search for."""
-    return bool(terms) and all(_RANKING.fullmatch(term) or term in _RANKING_STEMS for term in terms)
-
-
-#: The stemmed forms of :data:`_RANKING`'s words, as :func:`~app.text.content_terms` gives them.
-_RANKING_STEMS = frozenset({"award", "award-win", "win", "winner", "outstand", "prize", "won"})
+    return bool(terms) and terms <= _RANKING_TERMS
 
 
 def no_topic_notice(question: str, searched: int) -> str:
