@@ -34,6 +34,23 @@ EPILOG = """examples:
 Settings come from flags, then PAPERCHAT_* environment variables (see `paperchat config`)."""
 
 
+SEARCH_EXAMPLES = """examples:
+  paperchat search "Which orals study DP-SGD?"
+  paperchat search "papers by Lynn Chua"
+  paperchat search "diffusion models" -k 5 --where status=Oral
+  paperchat search "graph neural networks" --json | jq '.[].title'"""
+
+ASK_EXAMPLES = """examples:
+  paperchat ask "Which orals study DP-SGD?"
+  paperchat ask "Which orals are about LLMs but not about agents?"
+  paperchat ask "How many orals are about reinforcement learning?"
+  paperchat ask "Summarise the orals on watermarking" --llm openai --model gpt-4o-mini
+  paperchat ask "Which orals study DP-SGD?" --json"""
+
+LLM_HELP = ("answer backend: auto (the first that is configured of openai, openai-compatible, local, "
+            "extractive), or one of them by name (env PAPERCHAT_LLM; default auto)")
+
+
 def _store_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("store")
@@ -79,20 +96,44 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="delete the store first (after an embedder change)")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    search = sub.add_parser("search", parents=[store], help="papers for a question, best first")
-    search.add_argument("question")
+    search = sub.add_parser(
+        "search",
+        parents=[store],
+        help="papers for a question, best first",
+        description="The papers that answer a question, best first, with no answer text. Without -k "
+        "it lists every paper judged relevant (and says how many were searched), so a list "
+        "question gets a complete list; a question the listings cannot answer lists none.",
+        epilog=SEARCH_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    search.add_argument("question", help="a question or keywords, in quotes")
     search.add_argument("-k", type=int, help="at most K papers (default: all that are relevant)")
     search.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
     search.add_argument("--json", action="store_true", help="machine-readable output")
 
-    ask = sub.add_parser("ask", parents=[store], help="an answer with citations")
-    ask.add_argument("question")
+    ask = sub.add_parser(
+        "ask",
+        parents=[store],
+        help="an answer with citations",
+        description="An answer to a question, citing the papers it comes from. Citations are "
+        "always papers of the store, with the abstract sentence that supports each; without a "
+        "language model the answer is that list (the extractive backend).",
+        epilog=ASK_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ask.add_argument("question", help="a question, in quotes")
     ask.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
-    ask.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+    ask.add_argument("--llm", help=LLM_HELP)
     ask.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
 
-    stats = sub.add_parser("stats", parents=[store], help="what the store holds")
+    stats = sub.add_parser(
+        "stats",
+        parents=[store],
+        help="what the store holds",
+        description="How many papers the store holds, how many lack a title or an abstract or "
+        "name their institutions, and the counts by venue, status and listing file.",
+    )
     stats.add_argument("--json", action="store_true", help="machine-readable output")
 
     evaluate = sub.add_parser(
@@ -106,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reference", default="001_49cbb665570d8f3c.txt", help="listing file the gold positions refer to")
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
     evaluate.add_argument("--report", help="also write the per-question results to this JSON file")
-    evaluate.add_argument("--llm", help="answer backend to score (env PAPERCHAT_LLM; default auto)")
+    evaluate.add_argument("--llm", help=LLM_HELP)
     evaluate.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
 
     serve = sub.add_parser(
@@ -120,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     serve.add_argument("--auth", metavar="USER:PASS", help="require this login (env PAPERCHAT_AUTH)")
     serve.add_argument("--share", action="store_true", help="also create a public gradio.live link (sends traffic through it)")
-    serve.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+    serve.add_argument("--llm", help=LLM_HELP)
     serve.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
 
     chat = sub.add_parser(
@@ -132,10 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         "/reset (start over), /quit (or Ctrl-D).",
     )
     chat.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter every turn: venue, year or status")
-    chat.add_argument("--llm", help="answer backend (env PAPERCHAT_LLM; default auto)")
+    chat.add_argument("--llm", help=LLM_HELP)
     chat.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
 
-    config = sub.add_parser("config", help="print the effective settings (secrets hidden)")
+    config = sub.add_parser(
+        "config",
+        help="print the effective settings (secrets hidden)",
+        description="Every setting with its value (from the PAPERCHAT_* environment variables, "
+        "else the default), the variable that sets it and what it does; API keys are hidden.",
+    )
     config.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 

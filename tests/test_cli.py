@@ -166,3 +166,20 @@ def test_embedder_mismatch_is_explained_and_rebuild_fixes_it(run_cli, cli_env, t
     assert "Fast & Slow Gradient Descent" in [p["title"] for p in fixed["papers"]]
     stats = _json(run_cli("stats", "--json", "--data-dir", data_dir))
     assert (stats["embedder"], stats["records"]) == ("minilm-l6-int8", 3)
+
+
+@pytest.mark.parametrize("examples", ["EPILOG", "SEARCH_EXAMPLES", "ASK_EXAMPLES"])
+def test_every_example_the_help_shows_is_a_valid_command_line(examples):
+    """Help examples are what a user copies: each must parse with today's flags (a renamed or
+    removed option makes argparse exit)."""
+    import shlex
+
+    from app import cli
+
+    parser = cli.build_parser()
+    lines = [line.strip() for line in getattr(cli, examples).splitlines() if line.strip().startswith("paperchat ")]
+    assert lines
+    for line in lines:
+        words = shlex.split(line.split(" | ")[0])[1:]
+        args = parser.parse_args(words)
+        assert args.command == words[0]
