@@ -60,6 +60,18 @@ def _store_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _question_command(sub: Any, name: str, store: argparse.ArgumentParser, *, help: str,
+                      description: str, examples: str) -> argparse.ArgumentParser:  # fmt: skip
+    """A subcommand that takes one question and ``--where`` filters, its help ending in examples."""
+    command = sub.add_parser(
+        name, parents=[store], help=help, description=description, epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    command.add_argument("question", help="a question (or keywords), in quotes")
+    command.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
+    return command
+
+
 def _where_pairs(values: Sequence[str] | None) -> dict[str, Any]:
     where: dict[str, Any] = {}
     for item in values or []:
@@ -96,33 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="delete the store first (after an embedder change)")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    search = sub.add_parser(
-        "search",
-        parents=[store],
+    search = _question_command(
+        sub, "search", store,
         help="papers for a question, best first",
         description="The papers that answer a question, best first, with no answer text. Without -k "
         "it lists every paper judged relevant (and says how many were searched), so a list "
         "question gets a complete list; a question the listings cannot answer lists none.",
-        epilog=SEARCH_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    search.add_argument("question", help="a question or keywords, in quotes")
+        examples=SEARCH_EXAMPLES,
+    )  # fmt: skip
     search.add_argument("-k", type=int, help="at most K papers (default: all that are relevant)")
-    search.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
     search.add_argument("--json", action="store_true", help="machine-readable output")
 
-    ask = sub.add_parser(
-        "ask",
-        parents=[store],
+    ask = _question_command(
+        sub, "ask", store,
         help="an answer with citations",
         description="An answer to a question, citing the papers it comes from. Citations are "
         "always papers of the store, with the abstract sentence that supports each; without a "
         "language model the answer is that list (the extractive backend).",
-        epilog=ASK_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ask.add_argument("question", help="a question, in quotes")
-    ask.add_argument("--where", action="append", metavar="FIELD=VALUE", help="filter: venue, year or status")
+        examples=ASK_EXAMPLES,
+    )  # fmt: skip
     ask.add_argument("--llm", help=LLM_HELP)
     ask.add_argument("--model", help="model for openai / openai-compatible (env PAPERCHAT_LLM_MODEL)")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
