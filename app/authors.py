@@ -151,6 +151,16 @@ def unknown_person(question: str, index: AuthorIndex) -> str | None:
     return name
 
 
+def without_names_within(matches: list[AuthorMatch], question: str, person: str) -> list[AuthorMatch]:
+    """The matches less those inside ``person``'s name in the question: "John" and "Smith" of
+    a "John Smith" no author is are not authors the question asks about."""
+    start = question.find(person)
+    if start < 0:
+        return matches
+    end = start + len(person)
+    return [m for m in matches if not (start <= m.start and m.end <= end)]
+
+
 def without_names(question: str, matches: list[AuthorMatch]) -> str:
     """The question with the author names it matched cut out: what is left may be a topic."""
     return without_spans(question, [(m.start, m.end) for m in matches])

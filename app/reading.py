@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 from app.affiliations import AffiliationIndex, AffiliationMatch, names_only, without_mentions
 from app.author_count import read_author_count
-from app.authors import AuthorIndex, AuthorMatch, names_a_topic, unknown_person, without_names
+from app.authors import (
+    AuthorIndex,
+    AuthorMatch,
+    names_a_topic,
+    unknown_person,
+    without_names,
+    without_names_within,
+)
 from app.exclusion import read_exclusion
 from app.position_papers import asks_for_position_papers
 from app.prolific import ProlificAsk, read_prolific
@@ -115,7 +122,11 @@ class QuestionReader:
         position, rest = asks_for_position_papers(topic)
         title_phrase, rest = read_title_phrase(rest)
         named = self.authors.find(rest)
-        unknown_author = None if named else unknown_person(rest, self.authors)
+        unknown_author = unknown_person(rest, self.authors)
+        if unknown_author:  # "papers by John Smith": not the papers of every author named Smith
+            named = without_names_within(named, rest, unknown_author)
+        if named:
+            unknown_author = None
         has_topic = names_a_topic(without_names(rest, named) if named else rest)
         if has_topic:  # "position papers on X": X among them; else the words help find them
             topic = rest

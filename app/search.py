@@ -256,6 +256,10 @@ class HybridSearcher:
         narrowed = self.narrower.narrow(read, question, allowed, subset_key, searched)
         allowed, subset_key, notices = narrowed.allowed, narrowed.subset_key, narrowed.notices
         declared = narrowed.declared
+        if read.unknown_author:  # "Which orals did John Smith write?": no paper is by someone absent
+            notices.append(f"No author in the loaded listings is named “{read.unknown_author}”, "
+                           "so none of their papers is here.")  # fmt: skip
+            return SearchResult(question, [], searched, effective, implied, intent, notices=notices)
         if read.names_nothing:  # "Which papers are at ICML 2024?": every paper fits; the answer says so
             line = no_topic_notice(question, searched)
             return SearchResult(question, [], searched, effective, implied, intent, notices=notices, tally=line)
@@ -288,9 +292,6 @@ class HybridSearcher:
         author_hits = set() if read.author_topic else self._author_papers(narrowed.written, allowed)
         #: The named authors' papers are the answer, even when none fits ("as first author")
         by_authors = (bool(read.authors) or most_of_all) and not read.author_topic
-        if read.unknown_author:
-            notices.append(f"No author in the loaded listings is named “{read.unknown_author}”: "
-                           "the question was searched as words.")  # fmt: skip
         if by_authors and not author_hits:
             if narrowed.written:  # "Which orals did X co-author?" when X has only posters
                 notices.append(f"Papers {narrowed.whose} in the listings: {counted(len(narrowed.written))}, "

@@ -181,6 +181,16 @@ def test_a_person_no_author_is_named_after_is_reported(pc):
     assert "No author in the loaded listings is named “Geoffrey Hinton”" in " ".join(answer.notices)
 
 
+def test_a_person_no_author_is_named_after_gets_no_papers_of_namesakes(pc):
+    """"Which orals did Lynn Smith write?": the listings have a Lynn (Chua) and a Smith
+    (Genevieve), but no Lynn Smith, so the answer cites nobody's papers and says why."""
+    index = pc.searcher.reader.authors
+    assert index.find("papers by Smith") and index.find("papers by Lynn Chua")  # both names exist
+    answer = pc.ask("Which orals did Lynn Smith write?")
+    assert answer.citations == []
+    assert "No author in the loaded listings is named “Lynn Smith”" in " ".join(answer.notices)
+
+
 @pytest.mark.parametrize(
     "question",
     ["Which orals did Tim Rocktäschel co-author?", "Which orals are about Gaussian Processes by Bayesian Methods?"],
