@@ -369,16 +369,7 @@ class PaperStore:
         just written to can answer from an index that has not yet taken in the last writes
         (fewer neighbours than it counts, or an error naming its index), which passes within
         moments; damage does not (seen once, in a test run of two writers sharing one server)."""
-        tries = PROBE_RETRIES if self._url else 1
-        for attempt in range(tries):
-            try:
-                with _guard(self._url, self._location):
-                    self._probe()
-                return
-            except StoreCorruptError:
-                if attempt == tries - 1:
-                    raise
-                time.sleep(READ_RETRY_SECONDS * 2 ** (attempt + 1))
+        self._retrying(self._probe, StoreCorruptError, PROBE_RETRIES if self._url else 1, 2 * READ_RETRY_SECONDS)
 
     def _probe(self) -> None:
         """Make Chroma load the vector index now, so damaged files fail at open with a remedy
@@ -662,12 +653,18 @@ class PaperStore:
     def _read(self, call: Callable[[], T]) -> T:
         """Run a read of the search path, retrying it for a moment when it fails because another
         process is writing this directory (its log and index change under the reader)."""
-        for attempt in range(READ_RETRIES - 1):
+        return self._retrying(call, StoreReadDuringWriteError, READ_RETRIES, READ_RETRY_SECONDS)
+
+    def _retrying(self, call: Callable[[], T], passing: type[Exception], tries: int, first_wait: float) -> T:
+        """Run ``call`` with Chroma's errors translated, up to ``tries`` times while it raises
+        the ``passing`` kind of error, waiting ``first_wait`` seconds and doubling in between;
+        the last try's error is raised."""
+        for attempt in range(tries - 1):
             try:
                 with _guard(self._url, self._location):
                     return call()
-            except StoreReadDuringWriteError:
-                time.sleep(READ_RETRY_SECONDS * 2**attempt)
+            except passing:
+                time.sleep(first_wait * 2**attempt)
         with _guard(self._url, self._location):
             return call()
 
